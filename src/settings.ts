@@ -42,8 +42,10 @@ export interface Settings {
   tqdmEnabled: boolean;
 
   // --- what this course adds ---
-  /** Base URL or local folder holding nsmc/ratings_*.txt, used instead of GitHub (env NLPBOOK_CORPUS_MIRROR). */
+  /** Base URL or local folder laid out like Korpora's root (nsmc/ratings_*.txt), used instead of GitHub; null: env NLPBOOK_CORPUS_MIRROR, else $NLPBOOK_MIRROR/data, else GitHub. */
   corpusMirror: string | null;
+  /** Local folder holding model folders (<mirror>/kcbert-base or <mirror>/beomi/kcbert-base), tried before the hub; null: env NLPBOOK_MODEL_MIRROR, else $NLPBOOK_MIRROR/models. */
+  modelMirror: string | null;
   /** What to do with empty documents (5 train, 3 test rows): keep them as "", skip them, or fail. */
   emptyDocuments: 'keep' | 'skip' | 'error';
   /** Share of the training split held out for validation (the test split is never used for choices). */
@@ -88,6 +90,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   tpuCores: 0,
   tqdmEnabled: true,
   corpusMirror: null,
+  modelMirror: null,
   emptyDocuments: 'keep',
   validationFraction: 0.1,
   warmupRatio: 0.1,
