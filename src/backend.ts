@@ -22,11 +22,13 @@ export async function initBackend(options: { quiet?: boolean } = {}): Promise<Ba
   // libtensorflow logs every CPU feature at start-up; keep warnings and errors only.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
   let reason: string | undefined;
+  // @tensorflow/tfjs-node-gpu registers the same "tensorflow" backend (README: GPU).
+  const nativePackage = process.env.NLPBOOK_TFJS_PACKAGE || '@tensorflow/tfjs-node';
   try {
-    require('@tensorflow/tfjs-node');
+    require(nativePackage);
     await tf.setBackend('tensorflow');
   } catch (e) {
-    reason = `@tensorflow/tfjs-node did not load: ${firstLine(e)}; run \`node scripts/setup-tensorflow.js\``;
+    reason = `${nativePackage} did not load: ${firstLine(e)}; run \`node scripts/setup-tensorflow.js\``;
   }
   if (tf.getBackend() === 'tensorflow') {
     const threads = Number(process.env.TF_NUM_INTRAOP_THREADS) || os.cpus().length;

@@ -1,0 +1,39 @@
+// Executes every notebook headlessly with the registered "nlpbook" kernel, the way a
+// study-club member would run it top to bottom; a failing cell fails the test.
+// Offline: NLPBOOK_MIRROR points the corpus and model downloads at ../shared.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { REPO, SHARED, tempDir } from './helpers';
+
+const dir = path.join(REPO, 'notebooks');
+const notebooks = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort();
+
+test('there are notebooks to run', () => {
+  assert.ok(notebooks.length > 0, 'no notebooks in notebooks/');
+});
+
+for (const name of notebooks) {
+  test(`notebook ${name} runs top to bottom`, { timeout: 15 * 60 * 1000 }, () => {
+    const out = tempDir('nlpbook-nb-');
+    const r = cp.spawnSync('jupyter-nbconvert', ['--to', 'notebook', '--execute',
+      '--ExecutePreprocessor.timeout=900', '--ExecutePreprocessor.kernel_name=nlpbook',
+      path.join(dir, name), '--output-dir', out, '--output', name], {
+      cwd: REPO,
+      env: { ...process.env, NLPBOOK_MIRROR: SHARED, HF_HOME: path.join(out, 'hf'), NLPBOOK_NOTEBOOK_TEST: '1' },
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    assert.ok(!r.error, `jupyter-nbconvert could not start (${r.error?.message}); install it: apt-get install jupyter-nbconvert`);
+    const tail = (r.stderr || '').split('\n').filter((l) => l.trim()).slice(-25).join('\n');
+    assert.equal(r.status, 0, `${name} failed:\n${tail}`);
+    const executed = JSON.parse(fs.readFileSync(path.join(out, name), 'utf8'));
+    const errors = executed.cells.flatMap((c: any) => (c.outputs ?? []).filter((o: any) => o.output_type === 'error'));
+    assert.deepEqual(errors, [], `${name} has error outputs`);
+    const ran = executed.cells.filter((c: any) => c.cell_type === 'code' && c.execution_count != null).length;
+    const code = executed.cells.filter((c: any) => c.cell_type === 'code').length;
+    assert.equal(ran, code, `${name}: only ${ran} of ${code} code cells ran`);
+  });
+}
