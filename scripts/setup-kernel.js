@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Registers this checkout's Jupyter kernel "nlpbook" (tslab TypeScript, started by
-// scripts/kernel.js from the repository root), so the notebooks open in Jupyter
+// Registers the Jupyter kernel "nlpbook" (tslab TypeScript, started by scripts/kernel.js
+// from the root of the notebook's checkout), so the notebooks open in Jupyter
 // and run headlessly in the tests. Needs a Python with jupyter_client (Debian:
 // jupyter-nbconvert); without one it says so in one line and changes nothing.
 'use strict';
@@ -21,8 +21,11 @@ if (!python) {
   console.log('nlpbook: no Python with Jupyter found; install it (Debian: apt-get install jupyter-nbconvert), then run `npm run kernel`');
   process.exit(0);
 }
+// The launcher's code goes into the spec itself (node -e), so the registration does not
+// point at one checkout: a kernel started from any nlpbook-ts clone finds its own root.
+const launcher = fs.readFileSync(path.join(__dirname, 'kernel.js'), 'utf8').replace(/^#!.*\n/, '');
 const spec = {
-  argv: [process.execPath, path.join(root, 'scripts', 'kernel.js'), '{connection_file}'],
+  argv: [process.execPath, '-e', launcher, '{connection_file}'],
   display_name: 'TypeScript (nlpbook)',
   language: 'typescript',
 };
