@@ -55,9 +55,11 @@ function runPackageInstall(timeoutMs) {
   return r.status === 0;
 }
 
+/** The most telling line of a failed command's output: its error line, else its last line. */
 function lastLine(s) {
-  const lines = s.trim().split('\n').filter(Boolean);
-  return lines.length ? lines[lines.length - 1].slice(0, 300) : '(no output)';
+  const lines = s.trim().split('\n').map((l) => l.trim()).filter(Boolean);
+  const error = lines.find((l) => /^(\w*Error|ERROR|error)\b|ENOTFOUND|EAI_AGAIN|ECONNREFUSED/.test(l));
+  return (error || lines[lines.length - 1] || '(no output)').slice(0, 300);
 }
 
 function officialRoute() {
