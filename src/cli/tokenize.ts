@@ -1,0 +1,68 @@
+// `nlpbook tokenize`: shows how the model's tokenizer cuts sentences into WordPiece tokens and ids,
+// the same ids Python's BertTokenizer gives (course step 4).
+import * as fs from 'fs';
+import { parseArgs } from 'util';
+import { check } from '../errors';
+import { DEFAULT_SETTINGS } from '../settings';
+import { BertTokenizer } from '../tokenizer';
+
+const USAGE = `usage: nlpbook tokenize [--model DIR_OR_ID] [--max-length N] [--json] (--file FILE | TEXT...)
+
+Tokenizes each TEXT (or each line of FILE; "-" reads stdin) with the model's WordPiece tokenizer:
+[CLS] pieces… [SEP], cut to --max-length tokens with [SEP] kept (Python's truncation=True).
+
+  --model DIR_OR_ID   model folder or hub id (default ${DEFAULT_SETTINGS.pretrainedModelName}; ids resolve
+                      through NLPBOOK_MIRROR / NLPBOOK_MODEL_MIRROR or Python's Hugging Face cache)
+  --max-length N      longest output in tokens, [CLS] and [SEP] included (default ${DEFAULT_SETTINGS.maxSeqLength},
+                      the settings' maxSeqLength)
+  --json              one JSON object per input line: {"text","tokens","input_ids","attention_mask"}
+  --file FILE         one text per line`;
+
+export const command = {
+  summary: 'WordPiece tokens and ids of texts (--model DIR_OR_ID [--max-length N] --json (--file FILE | TEXT...))',
+  async run(argv: string[]): Promise<void> {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        'max-length': { type: 'string' },
+        json: { type: 'boolean' },
+        file: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    const maxLength = Number(values['max-length'] ?? DEFAULT_SETTINGS.maxSeqLength);
+    check(Number.isInteger(maxLength) && maxLength >= 2, `--max-length must be an integer of at least 2, got "${values['max-length']}"`);
+    check(values.file === undefined || positionals.length === 0, 'give either --file FILE or TEXT arguments, not both');
+    check(values.file !== undefined || positionals.length > 0, 'nothing to tokenize: give TEXT arguments or --file FILE (see --help)');
+    const texts = values.file !== undefined ? readLines(values.file) : positionals;
+
+    const tokenizer = await BertTokenizer.fromPretrained(values.model ?? DEFAULT_SETTINGS.pretrainedModelName);
+    for (const text of texts) {
+      const e = tokenizer.encode(text, { maxLength });
+      if (values.json) {
+        console.log(JSON.stringify({ text, tokens: e.tokens, input_ids: e.inputIds, attention_mask: e.attentionMask }));
+      } else {
+        console.log(`${text}\n  tokens ${e.tokens.join(' ')}\n  ids    ${e.inputIds.join(' ')}`);
+      }
+    }
+  },
+};
+
+/** One text per line; a final newline does not add an empty text, "\r\n" endings are fine. */
+function readLines(file: string): string[] {
+  let content: string;
+  try {
+    content = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    check(false, `--file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const lines = content.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
