@@ -1,0 +1,253 @@
+// Downloads a file safely: stream to a temp file beside the destination, check the
+// size (Content-Length) and, when known, the sha256, then rename into place. On any
+// failure the temp file is removed and a good file already at the destination is left
+// as it was. The source is an http(s) URL, or a local path / file:// URL (a mirror
+// folder), copied with the same checks. Used for the corpus and the model files.
+import * as fs from 'fs';
+import * as http from 'http';
+import * as https from 'https';
+import * as path from 'path';
+import * as crypto from 'crypto';
+import { Transform } from 'stream';
+import { pipeline } from 'stream/promises';
+import { fileURLToPath } from 'url';
+import { NlpbookError } from './errors';
+import { sha256File, tempPathFor, writeJsonAtomic } from './fsutil';
+import { progress as makeProgress, Progress } from './progress';
+
+export interface DownloadOptions {
+  /** Expected sha256 (hex); a different file is an error and is not kept. */
+  sha256?: string;
+  /** Show a progress bar on stderr (default false). */
+  progress?: boolean;
+  /** Name on the progress bar (default: the file name). */
+  label?: string;
+  /** Give up when no data arrives for this long (default 60 s). */
+  timeoutMs?: number;
+  /** Most redirects to follow (default 10). */
+  maxRedirects?: number;
+}
+
+export interface DownloadResult {
+  /** Where the file came from (after redirects), and where it is now. */
+  source: string;
+  dest: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** What went wrong, for callers that add advice (e.g. "set a mirror"). */
+export type DownloadFailure = 'http' | 'truncated' | 'sha256' | 'network' | 'missing' | 'io';
+
+/** A failed download: one line naming the source and what went wrong. */
+export class DownloadError extends NlpbookError {
+  constructor(readonly source: string, readonly failure: DownloadFailure, readonly detail: string) {
+    super(`could not download ${source}: ${detail}`);
+  }
+}
+
+/** True for http:// and https:// sources (everything else is a local path or file:// URL). */
+export function isHttpUrl(source: string): boolean {
+  return /^https?:\/\//i.test(source);
+}
+
+/** A local path for a local source ("file:///x" or a path). */
+function localPath(source: string): string {
+  return /^file:\/\//i.test(source) ? fileURLToPath(source) : source;
+}
+
+/**
+ * Fetches `source` (http(s) URL, file:// URL or local path) to `dest` atomically.
+ * Throws a DownloadError (one line) on an HTTP error status, a body shorter than its
+ * Content-Length, a sha256 mismatch, a network or file error.
+ */
+export async function download(source: string, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = tempPathFor(dest);
+  try {
+    const got = isHttpUrl(source) ? await fetchHttp(source, tmp, options) : await copyLocal(source, tmp, options);
+    const expected = options.sha256?.toLowerCase();
+    if (expected && got.sha256 !== expected) {
+      throw new DownloadError(source, 'sha256', `sha256 mismatch: expected ${expected}, got ${got.sha256} (${got.bytes} bytes)`);
+    }
+    fs.renameSync(tmp, dest);
+    rememberSha256(dest, got.sha256);
+    return { source: got.source, dest, bytes: got.bytes, sha256: got.sha256 };
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    if (e instanceof NlpbookError) throw e;
+    throw new DownloadError(source, 'io', oneLine(e));
+  }
+}
+
+interface Received {
+  source: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** Streams `body` into `tmp`, hashing and counting on the way. */
+async function receive(body: NodeJS.ReadableStream, tmp: string, bar: Progress): Promise<{ bytes: number; sha256: string }> {
+  const hash = crypto.createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      bar.update(bytes);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(body, tap, fs.createWriteStream(tmp));
+  } catch (e) {
+    // Say how far it got: the caller turns a short body into "truncated at N of M bytes".
+    throw Object.assign(e as Error, { received: bytes });
+  } finally {
+    bar.stop();
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
+async function fetchHttp(url: string, tmp: string, options: DownloadOptions): Promise<Received> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const { response, finalUrl } = await request(url, url, options.maxRedirects ?? 10, timeoutMs);
+  const lengthHeader = response.headers['content-length'];
+  const total = lengthHeader !== undefined ? Number(lengthHeader) : -1;
+  const bar = makeProgress(total, options.label ?? path.basename(new URL(finalUrl).pathname), options.progress ?? false, { unit: 'bytes' });
+  let got: { bytes: number; sha256: string };
+  try {
+    got = await receive(response, tmp, bar);
+  } catch (e) {
+    const received = (e as { received?: number }).received ?? 0;
+    if (total >= 0 && received < total) throw new DownloadError(url, 'truncated', `truncated at ${received} of ${total} bytes (${oneLine(e)})`);
+    throw new DownloadError(url, 'network', `network error after ${received} bytes (${oneLine(e)})`);
+  }
+  if (total >= 0 && got.bytes !== total) {
+    throw new DownloadError(url, 'truncated', `truncated at ${got.bytes} of ${total} bytes`);
+  }
+  return { source: finalUrl, ...got };
+}
+
+/** GET `url`, following redirects; resolves with a 200 response. */
+function request(
+  original: string,
+  url: string,
+  redirectsLeft: number,
+  timeoutMs: number,
+): Promise<{ response: http.IncomingMessage; finalUrl: string }> {
+  return new Promise((resolve, reject) => {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      reject(new DownloadError(original, 'http', `bad URL ${JSON.stringify(url)}`));
+      return;
+    }
+    const client = target.protocol === 'https:' ? https : http;
+    // identity: the Content-Length check and the sha256 are about the file's own bytes
+    const req = client.get(target, { headers: { 'user-agent': 'nlpbook-ts', 'accept-encoding': 'identity' } }, (res) => {
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location;
+      if ([301, 302, 303, 307, 308].includes(status) && location) {
+        res.resume();
+        if (redirectsLeft <= 0) {
+          reject(new DownloadError(original, 'http', `too many redirects (last: ${url})`));
+          return;
+        }
+        request(original, new URL(location, target).toString(), redirectsLeft - 1, timeoutMs).then(resolve, reject);
+        return;
+      }
+      if (status !== 200) {
+        res.resume();
+        const via = url !== original ? ` (redirected to ${url})` : '';
+        reject(new DownloadError(original, 'http', `HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + via));
+        return;
+      }
+      resolve({ response: res, finalUrl: url });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no data for ${Math.round(timeoutMs / 1000)} s`)));
+    // Before a response: a network error. After it, the body stream reports the error.
+    req.on('error', (e) => reject(new DownloadError(original, 'network', `network error (${oneLine(e)})`)));
+  });
+}
+
+async function copyLocal(source: string, tmp: string, options: DownloadOptions): Promise<Received> {
+  const file = localPath(source);
+  let size: number;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw new DownloadError(source, 'missing', 'not a file');
+    size = st.size;
+  } catch (e) {
+    if (e instanceof DownloadError) throw e;
+    throw new DownloadError(source, 'missing', (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : oneLine(e));
+  }
+  const bar = makeProgress(size, options.label ?? path.basename(file), options.progress ?? false, { unit: 'bytes' });
+  let got: { bytes: number; sha256: string };
+  try {
+    got = await receive(fs.createReadStream(file), tmp, bar);
+  } catch (e) {
+    throw new DownloadError(source, 'io', `copy failed after ${(e as { received?: number }).received ?? 0} of ${size} bytes (${oneLine(e)})`);
+  }
+  // The local twin of the Content-Length check: the file must not change under us.
+  if (got.bytes !== size) throw new DownloadError(source, 'truncated', `truncated at ${got.bytes} of ${size} bytes`);
+  return { source: file, ...got };
+}
+
+function oneLine(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  const msg = (err?.message ?? String(e)).split('\n')[0];
+  return err?.code && !msg.includes(err.code) ? `${err.code}: ${msg}` : msg;
+}
+
+// --- verified-hash cache --------------------------------------------------------------
+// Checking a 14 MB file's sha256 on every run costs ~50 ms; a sidecar file remembers the
+// hash of the file as it was (size + modification time), so an unchanged file is trusted
+// without reading it. Any change of size or mtime means hashing again.
+
+interface HashRecord {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
+
+/** The sidecar beside `file`: `.<name>.sha256.json`. */
+export function sha256SidecarPath(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.sha256.json`);
+}
+
+function rememberSha256(file: string, sha256: string): void {
+  try {
+    const st = fs.statSync(file);
+    writeJsonAtomic(sha256SidecarPath(file), { size: st.size, mtimeMs: st.mtimeMs, sha256 } satisfies HashRecord);
+  } catch {
+    // a read-only folder (e.g. a mirror used in place): hashing again next time is fine
+  }
+}
+
+/**
+ * The sha256 of `file`, from the sidecar when size and mtime still match, else computed
+ * (and remembered). Throws if the file cannot be read.
+ */
+export function fileSha256(file: string): string {
+  const st = fs.statSync(file);
+  try {
+    const rec = JSON.parse(fs.readFileSync(sha256SidecarPath(file), 'utf8')) as HashRecord;
+    if (rec.size === st.size && rec.mtimeMs === st.mtimeMs && /^[0-9a-f]{64}$/.test(rec.sha256)) return rec.sha256;
+  } catch {
+    // no sidecar or a broken one: hash the file
+  }
+  const hash = sha256File(file);
+  rememberSha256(file, hash);
+  return hash;
+}
+
+/** True when `file` exists and its sha256 is `expected` (cached by size + mtime). */
+export function hasSha256(file: string, expected: string): boolean {
+  try {
+    return fs.statSync(file).isFile() && fileSha256(file) === expected.toLowerCase();
+  } catch {
+    return false;
+  }
+}

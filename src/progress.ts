@@ -1,0 +1,110 @@
+// Progress for long steps (downloads, tokenizing, training), like tqdm in the book.
+// On a terminal: a cli-progress bar on stderr. Elsewhere (notebooks, CI logs), where a
+// redrawn bar turns into pages of noise: one short line every few seconds, and a last
+// line when done.
+import { SingleBar } from 'cli-progress';
+
+export interface Progress {
+  /** Sets the count done so far. */
+  update(n: number): void;
+  /** Adds `n` (default 1) to the count done. */
+  increment(n?: number): void;
+  /** Ends the bar (prints the final line when not on a terminal). */
+  stop(): void;
+}
+
+export interface ProgressOptions {
+  /** 'bytes' shows sizes as kB/MB; default: plain counts. */
+  unit?: 'items' | 'bytes';
+  /** Seconds between lines when stderr is not a terminal (default 5). */
+  everySeconds?: number;
+  /** Where lines go (default process.stderr); mostly for tests. */
+  stream?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+const NOOP: Progress = { update() {}, increment() {}, stop() {} };
+
+/**
+ * A progress display for `total` steps (0 or less: total unknown) named `label`.
+ * `enabled` false (settings.tqdmEnabled) gives one that prints nothing.
+ */
+export function progress(total: number, label: string, enabled = true, options: ProgressOptions = {}): Progress {
+  if (!enabled) return NOOP;
+  const stream = options.stream ?? process.stderr;
+  const fmt = options.unit === 'bytes' ? formatBytes : (n: number) => String(n);
+  return stream.isTTY ? terminalBar(total, label, stream, fmt) : lineProgress(total, label, stream, fmt, options.everySeconds ?? 5);
+}
+
+function terminalBar(total: number, label: string, stream: NodeJS.WritableStream, fmt: (n: number) => string): Progress {
+  const known = total > 0;
+  const bar = new SingleBar({
+    stream,
+    format: known ? `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted}` : `${label} {value}`,
+    formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? fmt(v) : String(v)),
+    hideCursor: true,
+    clearOnComplete: false,
+    etaBuffer: 50,
+  });
+  bar.start(known ? total : 1, 0);
+  let done = 0;
+  return {
+    update(n) {
+      done = n;
+      bar.update(n);
+    },
+    increment(n = 1) {
+      done += n;
+      bar.update(done);
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
+
+function lineProgress(total: number, label: string, stream: NodeJS.WritableStream, fmt: (n: number) => string, everySeconds: number): Progress {
+  const start = Date.now();
+  let last = start;
+  let done = 0;
+  let stopped = false;
+  const line = (final: boolean): string => {
+    const secs = (Date.now() - start) / 1000;
+    const amount = total > 0 ? `${fmt(done)}/${fmt(total)} (${Math.floor((100 * done) / total)}%)` : fmt(done);
+    return `${label}: ${amount}${final ? ` done in ${secs.toFixed(1)}s` : `, ${secs.toFixed(0)}s`}\n`;
+  };
+  const maybePrint = (): void => {
+    const now = Date.now();
+    if (now - last >= everySeconds * 1000) {
+      last = now;
+      stream.write(line(false));
+    }
+  };
+  return {
+    update(n) {
+      done = n;
+      maybePrint();
+    },
+    increment(n = 1) {
+      done += n;
+      maybePrint();
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      stream.write(line(true));
+    },
+  };
+}
+
+/** 14628807 -> "14.6 MB". */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
