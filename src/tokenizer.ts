@@ -212,20 +212,26 @@ export function readTokenizerConfig(dir: string): BertTokenizerConfig {
   check(raw !== null && typeof raw === 'object' && !Array.isArray(raw), `${file}: expected a JSON object`);
   const bool = (key: string, fallback: boolean): boolean => {
     const v = raw[key] ?? fallback;
-    check(typeof v === 'boolean', `${file}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
+    // Explicit throws rather than check(): tslab's compiler does not narrow through assertion functions.
+    if (typeof v !== 'boolean') throw new NlpbookError(`${file}: "${key}" must be true or false, got ${JSON.stringify(v)}`);
     return v;
   };
   const token = (key: string, fallback: string): string => {
     const v = raw[key] ?? fallback;
     // Saved configs write special tokens either as "[UNK]" or as {"content": "[UNK]", ...}.
     const content = typeof v === 'object' && v !== null ? (v as { content?: unknown }).content : v;
-    check(typeof content === 'string' && content !== '', `${file}: "${key}" must be a token string, got ${JSON.stringify(v)}`);
+    if (typeof content !== 'string' || content === '') throw new NlpbookError(`${file}: "${key}" must be a token string, got ${JSON.stringify(v)}`);
     return content;
   };
-  const strip = raw.strip_accents ?? null;
-  check(strip === null || typeof strip === 'boolean', `${file}: "strip_accents" must be true, false or null, got ${JSON.stringify(strip)}`);
+  let strip: boolean | null = null;
+  if (typeof raw.strip_accents === 'boolean') strip = raw.strip_accents;
+  else if (raw.strip_accents !== undefined && raw.strip_accents !== null) {
+    throw new NlpbookError(`${file}: "strip_accents" must be true, false or null, got ${JSON.stringify(raw.strip_accents)}`);
+  }
   const configured = raw.model_max_length ?? modelPositions(dir) ?? 512;
-  check(typeof configured === 'number' && configured > 2, `${file}: "model_max_length" must be a number above 2, got ${JSON.stringify(configured)}`);
+  if (typeof configured !== 'number' || !(configured > 2)) {
+    throw new NlpbookError(`${file}: "model_max_length" must be a number above 2, got ${JSON.stringify(configured)}`);
+  }
   // Python writes 1e30 ("no limit") when the model did not say; the position table is the real limit.
   const maxLength = configured > 1e6 ? modelPositions(dir) ?? 512 : configured;
   return {
@@ -302,6 +308,33 @@ export function tokenizerJsonText(vocab: string[], config: BertTokenizerConfig):
   const entries = order.map((t) => `      ${JSON.stringify(t)}: ${ids[t]}`).join(',\n');
   const text = JSON.stringify({ ...json, model: { ...json.model, vocab: '@VOCAB@' } }, null, 2);
   return `${text.replace('"@VOCAB@"', `{\n${entries}\n    }`)}\n`;
+}
+
+/** Token counts of `texts` ([CLS] and [SEP] included, nothing cut): how long the sentences really are. */
+export function tokenLengths(tokenizer: BertTokenizer, texts: readonly string[]): number[] {
+  return texts.map((t) => tokenizer.tokenize(t).length + 2);
+}
+
+export interface TokenLengthSummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** How many are longer than maxLength, i.e. would be cut by truncation. */
+  longer: number;
+  longerShare: number;
+}
+
+/** Mean, nearest-rank percentiles and the share longer than `maxLength`. */
+export function summarizeLengths(lengths: readonly number[], maxLength: number): TokenLengthSummary {
+  const sorted = Float64Array.from(lengths).sort();
+  const n = sorted.length;
+  const rank = (q: number) => (n === 0 ? 0 : sorted[Math.min(n - 1, Math.max(0, Math.ceil(q * n) - 1))]);
+  const longer = lengths.filter((x) => x > maxLength).length;
+  const mean = n === 0 ? 0 : sorted.reduce((a, b) => a + b, 0) / n;
+  return { count: n, mean: Math.round(mean * 100) / 100, p50: rank(0.5), p95: rank(0.95), p99: rank(0.99), max: n ? sorted[n - 1] : 0, longer, longerShare: n ? longer / n : 0 };
 }
 
 // ---------------------------------------------------------------------------------------------

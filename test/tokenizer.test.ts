@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../src/errors';
 import { sha256, sha256File } from '../src/fsutil';
-import { BertTokenizer, readTokenizerConfig, readVocab, tokenizerJsonText, writeTokenizerJson } from '../src/tokenizer';
+import { BertTokenizer, readTokenizerConfig, readVocab, summarizeLengths, tokenLengths, tokenizerJsonText, writeTokenizerJson } from '../src/tokenizer';
 import { FIXTURES, KCBERT_DIR, SHARED, jsonLines, runCli, tempDir } from './helpers';
 
 // Made by scripts/fixtures/tokenizer.py with Python's slow BertTokenizer(vocab.txt, do_lower_case=False).
@@ -263,4 +263,13 @@ test('nlpbook tokenize: bad input is one line on stderr and exit 1', () => {
   const help = runCli(['tokenize', '--help']);
   assert.equal(help.status, 0);
   assert.match(help.stdout, /default 128/);
+});
+
+test('tokenLengths and summarizeLengths: real lengths (nothing cut) and how many a maxLength would cut', () => {
+  const some = cases.filter((c) => /^(train|test):\d+$/.test(c.src)).slice(0, 200);
+  const lengths = tokenLengths(tokenizer, some.map((c) => c.text));
+  assert.deepEqual(lengths, some.map((c) => c.ids.length));
+  const s = summarizeLengths([3, 5, 10, 2, 40], 8);
+  assert.deepEqual(s, { count: 5, mean: 12, p50: 5, p95: 40, p99: 40, max: 40, longer: 2, longerShare: 0.4 });
+  assert.equal(summarizeLengths([], 8).count, 0);
 });

@@ -2,7 +2,7 @@
 // the same ids Python's BertTokenizer gives (course step 4).
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { check } from '../errors';
+import { NlpbookError, check } from '../errors';
 import { DEFAULT_SETTINGS } from '../settings';
 import { BertTokenizer } from '../tokenizer';
 
@@ -60,7 +60,7 @@ function readLines(file: string): string[] {
   try {
     content = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (e) {
-    check(false, `--file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new NlpbookError(`--file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const lines = content.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   if (lines[lines.length - 1] === '') lines.pop();
