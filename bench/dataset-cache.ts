@@ -4,8 +4,8 @@
 // BertTokenizer (slow, as the book uses it) with padding="max_length", InputFeatures,
 // torch.save / torch.load of the cache. The fast (Rust) tokenizer is timed too, for scale.
 // Python tokenizes each sentence list once per tokenizer (its first, cold build).
-// Usage: node --import tsx bench/dataset-cache.ts [--rows 150000] [--repeat 3] [--no-python]
-//   -> one JSON line on stdout (progress on stderr)
+// Usage: node --import tsx bench/dataset-cache.ts [--rows 150000] [--repeat 3] [--no-python] [--out FILE]
+//   -> one JSON line on stdout, also written (pretty) to bench/results/dataset-cache.json (progress on stderr)
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -13,6 +13,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { NsmcCorpus, nsmcPath } from '../src/corpus';
 import { ClassificationDataset } from '../src/dataset';
+import { writeJsonAtomic } from '../src/fsutil';
 import { DEFAULT_SETTINGS } from '../src/settings';
 import { BertTokenizer } from '../src/tokenizer';
 
@@ -20,12 +21,18 @@ const REPO = path.resolve(__dirname, '..');
 const SHARED = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'));
 const KCBERT = path.join(SHARED, 'models', 'kcbert-base');
 const { values } = parseArgs({
-  options: { rows: { type: 'string', default: '150000' }, repeat: { type: 'string', default: '3' }, 'no-python': { type: 'boolean', default: false } },
+  options: {
+    rows: { type: 'string', default: '150000' },
+    repeat: { type: 'string', default: '3' },
+    'no-python': { type: 'boolean', default: false },
+    out: { type: 'string', default: path.join(REPO, 'bench', 'results', 'dataset-cache.json') },
+  },
 });
 const rows = Number(values.rows);
 const repeat = Number(values.repeat);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+const loadAtStart = os.loadavg()[0];
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nlpbook-bench-'));
 process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
@@ -116,24 +123,26 @@ function timePython(): Record<string, unknown> {
   return out;
 }
 
-console.log(
-  JSON.stringify({
-    bench: 'dataset-cache',
-    node: process.version,
-    cpu: os.cpus()[0]?.model,
-    cores: os.cpus().length,
-    repeat,
-    examples: dataset.length,
-    // The first build is the one a user waits for (cold JIT, empty tokenizer word cache); later ones are warm.
-    nlpbook: {
-      firstBuildSeconds: round(builds[0]),
-      buildSeconds: round(median(builds)),
-      loadSeconds: round(median(loads)),
-      builds: builds.map((b) => round(b)),
-      loads: loads.map((l) => round(l)),
-      cacheBytes,
-      stats: dataset.stats(),
-    },
-    python: timePython(),
-  }),
-);
+const result = {
+  bench: 'dataset-cache',
+  node: process.version,
+  cpu: os.cpus()[0]?.model,
+  cores: os.cpus().length,
+  // Other work on the machine skews both sides: the 1-minute load average at the start and the end.
+  loadAverage: [round(loadAtStart, 2), round(os.loadavg()[0], 2)],
+  repeat,
+  examples: dataset.length,
+  // The first build is the one a user waits for (cold JIT, empty tokenizer word cache); later ones are warm.
+  nlpbook: {
+    firstBuildSeconds: round(builds[0]),
+    buildSeconds: round(median(builds)),
+    loadSeconds: round(median(loads)),
+    builds: builds.map((b) => round(b)),
+    loads: loads.map((l) => round(l)),
+    cacheBytes,
+    stats: dataset.stats(),
+  },
+  python: timePython(),
+};
+console.log(JSON.stringify(result));
+writeJsonAtomic(values.out!, result);
