@@ -11,10 +11,13 @@ export const NSMC_DIR = path.join(SHARED, 'data', 'nsmc');
 export const KCBERT_DIR = path.join(SHARED, 'models', 'kcbert-base');
 export const FIXTURES = path.join(REPO, 'test', 'fixtures');
 
+const tempDirs: string[] = [];
+process.on('exit', () => { for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true }); });
+
 /** A fresh temp folder, removed when the process exits. */
 export function tempDir(prefix = 'nlpbook-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  tempDirs.push(dir);
   return dir;
 }
 
