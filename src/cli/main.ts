@@ -7,6 +7,7 @@ type Command = { summary: string; run: (argv: string[]) => Promise<void> };
 
 // Loaded on demand so `nlpbook env` does not pay for the tokenizer, etc.
 const commands: Record<string, () => Command> = {
+  course: () => require('./course').command,
   env: () => require('./env').command,
   settings: () => require('./settings').command,
   corpus: () => require('./corpus').command,
