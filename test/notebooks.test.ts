@@ -27,7 +27,10 @@ for (const name of notebooks) {
       maxBuffer: 64 * 1024 * 1024,
     });
     assert.ok(!r.error, `jupyter-nbconvert could not start (${r.error?.message}); install it: apt-get install jupyter-nbconvert`);
-    const tail = (r.stderr || '').split('\n').filter((l) => l.trim()).slice(-25).join('\n');
+    // nbclient names the failing cell and the kernel's error after this marker.
+    const err = r.stderr || '';
+    const at = err.indexOf('An error occurred while executing');
+    const tail = (at >= 0 ? err.slice(at) : err.split('\n').slice(-25).join('\n')).slice(0, 4000);
     assert.equal(r.status, 0, `${name} failed:\n${tail}`);
     const executed = JSON.parse(fs.readFileSync(path.join(out, name), 'utf8'));
     const errors = executed.cells.flatMap((c: any) => (c.outputs ?? []).filter((o: any) => o.output_type === 'error'));
