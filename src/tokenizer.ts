@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError, check } from './errors';
 import { sha256, writeFileAtomic } from './fsutil';
-import { resolveModelDir } from './hub';
+import { fetchModel } from './hub';
 
 // The CJS build: `require` keeps this working under CommonJS, tsx and tslab alike.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -103,10 +103,15 @@ export class BertTokenizer {
 
   /**
    * Loads a tokenizer by hub id or folder, like `BertTokenizer.from_pretrained`: a local folder,
-   * the model mirror, or Python's Hugging Face cache (see hub.ts).
+   * the model mirror, Python's Hugging Face cache, or a download from the hub into that cache (see hub.ts).
    */
   static async fromPretrained(nameOrDir: string, options: { modelMirror?: string | null } = {}): Promise<BertTokenizer> {
-    const dir = resolveModelDir(nameOrDir, { modelMirror: options.modelMirror, files: ['vocab.txt'] });
+    // tokenizer_config.json is optional, as in transformers: readTokenizerConfig has the BERT defaults.
+    const dir = await fetchModel(nameOrDir, {
+      modelMirror: options.modelMirror,
+      files: ['vocab.txt'],
+      optionalFiles: ['tokenizer_config.json', 'tokenizer.json', 'special_tokens_map.json'],
+    });
     return BertTokenizer.fromFolder(dir, nameOrDir);
   }
 
