@@ -10,7 +10,8 @@
 //
 // Two interchangeable kernels compute it:
 //   'fused' (native backend): TensorFlow's ResourceApplyAdam does the moments and the
-//           update in one in-place pass (see tf-kernels.ts). ~3x faster.
+//           update in one in-place pass (see tf-kernels.ts). 3-4x faster: ~0.26 s
+//           per kcbert-base step on 2 cores, PyTorch ~0.28 s (bench/adamw-step.ts).
 //   'ops'   (any backend): the formula above as tfjs ops, in PyTorch's order.
 // Both match PyTorch to float32 rounding (test/optim.test.ts).
 import { tf } from '../backend';
