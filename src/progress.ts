@@ -5,10 +5,10 @@
 import { SingleBar } from 'cli-progress';
 
 export interface Progress {
-  /** Sets the count done so far. */
-  update(n: number): void;
-  /** Adds `n` (default 1) to the count done. */
-  increment(n?: number): void;
+  /** Sets the count done so far; `info` (e.g. "loss 0.41 acc 0.82") is shown after the count until replaced. */
+  update(n: number, info?: string): void;
+  /** Adds `n` (default 1) to the count done; `info` as in update. */
+  increment(n?: number, info?: string): void;
   /** Ends the bar (prints the final line when not on a terminal). */
   stop(): void;
 }
@@ -39,22 +39,23 @@ function terminalBar(total: number, label: string, stream: NodeJS.WritableStream
   const known = total > 0;
   const bar = new SingleBar({
     stream,
-    format: known ? `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted}` : `${label} {value}`,
+    format: known ? `${label} [{bar}] {percentage}% | {value}/{total} | {eta_formatted}{info}` : `${label} {value}{info}`,
     formatValue: (v, _o, type) => (type === 'value' || type === 'total' ? fmt(v) : String(v)),
     hideCursor: true,
     clearOnComplete: false,
     etaBuffer: 50,
   });
-  bar.start(known ? total : 1, 0);
+  bar.start(known ? total : 1, 0, { info: '' });
   let done = 0;
+  const payload = (info: string | undefined) => (info === undefined ? undefined : { info: info ? ` | ${info}` : '' });
   return {
-    update(n) {
+    update(n, info) {
       done = n;
-      bar.update(n);
+      bar.update(n, payload(info));
     },
-    increment(n = 1) {
+    increment(n = 1, info) {
       done += n;
-      bar.update(done);
+      bar.update(done, payload(info));
     },
     stop() {
       bar.stop();
@@ -67,10 +68,11 @@ function lineProgress(total: number, label: string, stream: NodeJS.WritableStrea
   let last = start;
   let done = 0;
   let stopped = false;
+  let info = '';
   const line = (final: boolean): string => {
     const secs = (Date.now() - start) / 1000;
     const amount = total > 0 ? `${fmt(done)}/${fmt(total)} (${Math.floor((100 * done) / total)}%)` : fmt(done);
-    return `${label}: ${amount}${final ? ` done in ${secs.toFixed(1)}s` : `, ${secs.toFixed(0)}s`}\n`;
+    return `${label}: ${amount}${final ? ` done in ${secs.toFixed(1)}s` : `, ${secs.toFixed(0)}s`}${info ? `, ${info}` : ''}\n`;
   };
   const maybePrint = (): void => {
     const now = Date.now();
@@ -80,12 +82,14 @@ function lineProgress(total: number, label: string, stream: NodeJS.WritableStrea
     }
   };
   return {
-    update(n) {
+    update(n, text) {
       done = n;
+      if (text !== undefined) info = text;
       maybePrint();
     },
-    increment(n = 1) {
+    increment(n = 1, text) {
       done += n;
+      if (text !== undefined) info = text;
       maybePrint();
     },
     stop() {
