@@ -12,6 +12,9 @@ const commands: Record<string, () => Command> = {
   settings: () => require('./settings').command,
   corpus: () => require('./corpus').command,
   tokenize: () => require('./tokenize').command,
+  train: () => require('./train').command,
+  evaluate: () => require('./evaluate').command,
+  predict: () => require('./predict').command,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,59 @@
+// `nlpbook evaluate`: scores a trained model folder on a labelled file in NSMC's format.
+import { parseArgs } from 'util';
+import { check } from '../errors';
+import { evaluate } from '../evaluate';
+
+const USAGE = `usage: nlpbook evaluate --model DIR --data TSV [--tokenizer DIR] [--max-length N] [--batch-size N] [--json]
+
+Scores the classifier in DIR (any Hugging Face-layout folder: nlpbook train's best/, or one
+Python saved) on TSV (NSMC format: id<TAB>document<TAB>label with a header), e.g. the test split
+data/Korpora/nsmc/ratings_test.txt. Positive class: label 1.
+
+  --model DIR        model folder
+  --data TSV         labelled file
+  --tokenizer DIR    tokenizer folder when DIR has no vocab.txt / tokenizer.json
+  --max-length N     longest input in tokens (default: DIR/settings.json's maxSeqLength, else 128)
+  --batch-size N     sentences per batch (default 64)
+  --json             last stdout line: {"n","accuracy","precision","recall","f1","loss"}`;
+
+export const command = {
+  summary: 'accuracy/precision/recall/F1/loss of a model on an NSMC-format file (--model DIR --data TSV --json)',
+  async run(argv: string[]): Promise<void> {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        data: { type: 'string' },
+        tokenizer: { type: 'string' },
+        'max-length': { type: 'string' },
+        'batch-size': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
+    check(values.data !== undefined, '--data TSV is required (a labelled file in NSMC format)');
+    const r = await evaluate(values.model, values.data, {
+      tokenizerDir: values.tokenizer,
+      maxLength: optionalInt(values['max-length'], '--max-length', 2),
+      batchSize: optionalInt(values['batch-size'], '--batch-size', 1),
+    });
+    const out = { n: r.n, accuracy: r.accuracy, precision: r.precision, recall: r.recall, f1: r.f1, loss: r.loss };
+    if (values.json) console.log(JSON.stringify(out));
+    else {
+      console.log(`${values.data}: ${r.n} examples`);
+      for (const [k, v] of Object.entries(out)) if (k !== 'n') console.log(`  ${k.padEnd(9)} ${v.toFixed(4)}`);
+    }
+  },
+};
+
+export function optionalInt(text: string | undefined, flag: string, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  check(Number.isInteger(n) && n >= min, `${flag} must be an integer of at least ${min}, got "${text}"`);
+  return n;
+}

@@ -1,0 +1,66 @@
+// `nlpbook predict`: the sentiment of texts with a trained model folder (course step 9).
+import * as fs from 'fs';
+import { parseArgs } from 'util';
+import { check, NlpbookError } from '../errors';
+import { predict } from '../predict';
+import { optionalInt } from './evaluate';
+
+const USAGE = `usage: nlpbook predict --model DIR [--tokenizer DIR] [--max-length N] [--json] (--file FILE | TEXT...)
+
+Classifies each TEXT (or each line of FILE; "-" reads stdin) with the model in DIR (any Hugging
+Face-layout folder: nlpbook train's best/, or one Python saved).
+
+  --model DIR        model folder
+  --tokenizer DIR    tokenizer folder when DIR has no vocab.txt / tokenizer.json
+  --max-length N     longest input in tokens (default: DIR/settings.json's maxSeqLength, else 128)
+  --json             one line per input, in order: {"text","label","positive_prob","logits"}
+  --file FILE        one text per line`;
+
+export const command = {
+  summary: 'sentiment of texts with a model folder (--model DIR [--max-length N] --json (--file FILE | TEXT...))',
+  async run(argv: string[]): Promise<void> {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string' },
+        tokenizer: { type: 'string' },
+        'max-length': { type: 'string' },
+        'batch-size': { type: 'string' },
+        json: { type: 'boolean' },
+        file: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
+    check(values.file === undefined || positionals.length === 0, 'give either --file FILE or TEXT arguments, not both');
+    check(values.file !== undefined || positionals.length > 0, 'nothing to classify: give TEXT arguments or --file FILE (see --help)');
+    const texts = values.file !== undefined ? readLines(values.file) : positionals;
+    const results = await predict(values.model, texts, {
+      tokenizerDir: values.tokenizer,
+      maxLength: optionalInt(values['max-length'], '--max-length', 2),
+      batchSize: optionalInt(values['batch-size'], '--batch-size', 1),
+    });
+    for (const r of results) {
+      if (values.json) console.log(JSON.stringify({ text: r.text, label: r.label, positive_prob: r.positive_prob, logits: r.logits }));
+      else console.log(`${r.label}\t${r.positive_prob.toFixed(4)}\t${r.text}`);
+    }
+  },
+};
+
+/** One text per line; a final newline does not add an empty text, "\r\n" endings are fine. */
+function readLines(file: string): string[] {
+  let content: string;
+  try {
+    content = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new NlpbookError(`--file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const lines = content.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}

@@ -1,0 +1,54 @@
+// `nlpbook train`: fine-tunes the classifier as the settings say (course steps 6 and 7),
+// resuming a matching checkpoint in downstreamModelDir. Progress on stderr; the last
+// stdout line is one JSON object with the best model's folder and its validation scores.
+import { parseArgs } from 'util';
+import { settingsFromCli } from '../settings';
+import { fit } from '../trainer';
+
+const USAGE = `usage: nlpbook train [--config FILE] [--set key=value]...
+
+Trains settings.pretrainedModelName on NSMC's training split (validation: a held-out part
+of it; the test split is not used). Writes to settings.downstreamModelDir:
+  checkpoints/last/   resumable checkpoint (a rerun with the same settings continues from it)
+  checkpoints/epoch=E-step=S-val_loss=L/   the saveTopK best checkpoints
+  best/               the best model, Hugging Face layout (nlpbook evaluate/predict --model)
+  metrics.jsonl       one JSON line per logEverySteps steps and per validation
+
+  --config FILE       settings JSON (see nlpbook settings)
+  --set key=value     override one setting, e.g. --set epochs=1 --set batchSize=16`;
+
+export const command = {
+  summary: 'fine-tune on NSMC ([--config FILE] [--set key=value]...); resumes; last stdout line: JSON',
+  async run(argv: string[]): Promise<void> {
+    const { values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    const settings = settingsFromCli({ config: values.config, set: values.set });
+    const r = await fit(settings);
+    console.log(
+      JSON.stringify({
+        model: r.model,
+        checkpoint: r.checkpoint,
+        validationAccuracy: r.best?.accuracy ?? null,
+        validationLoss: r.best?.loss ?? null,
+        validationPrecision: r.best?.precision ?? null,
+        validationRecall: r.best?.recall ?? null,
+        validationF1: r.best?.f1 ?? null,
+        bestEpoch: r.best?.epoch ?? null,
+        monitor: r.monitor,
+        epochs: r.epochs,
+        steps: r.steps,
+        minutes: r.minutes,
+        finished: r.finished,
+        stoppedEarly: r.stoppedEarly,
+        resumed: r.resumedFrom !== null,
+        metrics: r.metrics,
+      }),
+    );
+  },
+};
