@@ -23,7 +23,7 @@ import { ClassificationDataset, type CorpusSource } from './dataset';
 import { check, NlpbookError } from './errors';
 import { evaluationLoader, trainingLoader, type DataLoader } from './loader';
 import { classificationScores } from './metrics';
-import { modelMirror } from './mirror';
+import { fetchModel } from './hub';
 import { BertForSequenceClassification } from './model/bert';
 import { loadWeights } from './model/checkpoint';
 import type { AdamWKernel } from './optim/adamw';
@@ -157,11 +157,17 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
   } else if (saved) {
     model = BertForSequenceClassification.fromPretrained(lastDir(dir), { quiet: true });
   } else {
-    model = BertForSequenceClassification.fromPretrained(settings.pretrainedModelName, {
+    // A folder, the model mirror, Python's Hugging Face cache, else a download from the hub.
+    const pretrainedDir = await fetchModel(settings.pretrainedModelName, {
+      modelMirror: settings.modelMirror,
+      files: ['config.json'],
+      oneOf: [['model.safetensors', 'pytorch_model.bin']],
+      progress: settings.tqdmEnabled,
+    });
+    model = BertForSequenceClassification.fromPretrained(pretrainedDir, {
       numLabels: NSMC_LABELS.length,
       labels: NSMC_LABELS,
       seed: settings.seed,
-      modelMirror: modelMirror(settings.modelMirror),
       quiet: true,
     });
     for (const w of model.loadReport?.warnings ?? []) log(`nlpbook: ${w}`);
