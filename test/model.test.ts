@@ -13,7 +13,7 @@ import { BertForMaskedLM, BertForSequenceClassification, BertModel } from '../sr
 import { loadWeights, matchKeys, saveModel } from '../src/model/checkpoint';
 import { readSafetensors, SafetensorsFile, writeSafetensors, type TensorToWrite } from '../src/model/safetensors';
 import { TorchCheckpoint } from '../src/model/torch-pickle';
-import { dropoutMask, geluErf, layerNorm } from '../src/model/ops';
+import { activation, dropoutMask, geluErf, layerNorm, SeedStream } from '../src/model/ops';
 import { FIXTURES, KCBERT_DIR, tempDir } from './helpers';
 
 const TINY = path.join(FIXTURES, 'tiny-bert');
@@ -398,6 +398,115 @@ test('forward inside tf.tidy leaks no tensors; dropout only in training, reprodu
   // Without a seed, each training call draws new masks from the model's own stream.
   assert.ok(maxAbsDiff(run({ training: true }), run({ training: true })) > 1e-4);
   model.dispose();
+});
+
+test('gradients of the cross-entropy loss equal PyTorch\'s for every parameter (backward pass end to end)', () => {
+  const ref = JSON.parse(fs.readFileSync(path.join(TINY, 'reference-grads.json'), 'utf8'));
+  const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+  const b = refClassification()[0];
+  tf.tidy(() => {
+    const labels = tf.oneHot(tf.tensor1d(ref.labels, 'int32'), 2);
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels,
+      model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, tokenTypeIds: b.token_type_ids })) as tf.Scalar, model.trainableVariables());
+    assert.ok(Math.abs((value.arraySync() as number) - ref.loss) < 1e-5);
+    let worst = 0;
+    for (const [name, v] of model.weights) {
+      const g = grads[v.name].dataSync();
+      if (name === 'bert.embeddings.word_embeddings.weight') {
+        const rows = tf.gather(grads[v.name], ref.word_embedding_rows.ids as number[]).arraySync() as number[][];
+        worst = Math.max(worst, maxAbsDiff(rows, ref.word_embedding_rows.rows));
+        const total = tf.sum(tf.abs(grads[v.name])).arraySync() as number;
+        const used = rows.flat().reduce((s, x) => s + Math.abs(x), 0);
+        assert.ok(Math.abs(total - used) < 1e-4, 'no gradient outside the rows of the batch\'s ids');
+        continue;
+      }
+      const want = ref.grads[name] as number[];
+      assert.equal(g.length, want.length, name);
+      const scale = Math.max(1e-3, ...want.map(Math.abs));
+      let d = 0;
+      for (let i = 0; i < g.length; i++) d = Math.max(d, Math.abs(g[i] - want[i]));
+      assert.ok(d / scale < 1e-3, `${name}: max |diff| ${d} vs max |grad| ${scale}`);
+      worst = Math.max(worst, d);
+    }
+    assert.ok(worst < 1e-4, `worst gradient difference ${worst}`);
+  });
+  model.dispose();
+});
+
+/**
+ * BertForSequenceClassification written with plain tfjs ops and autodiff, drawing the
+ * same dropout masks in the same order: the reference for the hand-written backward passes.
+ */
+function referenceLogits(model: BertForSequenceClassification, b: RefBatch, seed: number | null): tf.Tensor2D {
+  const c = model.config;
+  const w = (n: string) => model.weight(n) as tf.Tensor as tf.Tensor2D;
+  const seeds = seed === null ? null : new SeedStream(seed);
+  const drop = (x: tf.Tensor, rate: number) => (seeds ? tf.mul(x, tf.tensor(dropoutMask(x.size, rate, seeds.next()), x.shape)) : x);
+  const ln = (x: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, c.layerNormEps))), g), bb);
+  };
+  const lin = (x: tf.Tensor, name: string) => tf.add(tf.matMul(x as tf.Tensor2D, w(`${name}.weight`), false, true), w(`${name}.bias`));
+  const [B, L, H, h] = [b.input_ids.length, b.input_ids[0].length, c.hiddenSize, c.numAttentionHeads];
+  const ids = tf.tensor2d(b.input_ids, undefined, 'int32');
+  const types = tf.tensor2d(b.token_type_ids, undefined, 'int32');
+  let x = tf.add(tf.add(tf.gather(w('bert.embeddings.word_embeddings.weight'), ids), tf.gather(w('bert.embeddings.token_type_embeddings.weight'), types)),
+    tf.slice(w('bert.embeddings.position_embeddings.weight'), [0, 0], [L, H])).reshape([B * L, H]);
+  x = drop(ln(x, w('bert.embeddings.LayerNorm.weight'), w('bert.embeddings.LayerNorm.bias')), c.hiddenDropoutProb) as tf.Tensor2D;
+  const maskAdd = tf.mul(tf.sub(1, tf.tensor2d(b.attention_mask)), -3.4028234663852886e38).reshape([B, 1, 1, L]);
+  const heads = (t: tf.Tensor) => t.reshape([B, L, h, H / h]).transpose([0, 2, 1, 3]);
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const l = `bert.encoder.layer.${i}`;
+    const scores = tf.add(tf.mul(tf.matMul(heads(lin(x, `${l}.attention.self.query`)), heads(lin(x, `${l}.attention.self.key`)), false, true), 1 / Math.sqrt(H / h)), maskAdd);
+    const probs = drop(tf.softmax(scores), c.attentionProbsDropoutProb);
+    const ctx = tf.matMul(probs as tf.Tensor4D, heads(lin(x, `${l}.attention.self.value`)) as tf.Tensor4D).transpose([0, 2, 1, 3]).reshape([B * L, H]);
+    const a = ln(tf.add(drop(lin(ctx, `${l}.attention.output.dense`), c.hiddenDropoutProb), x), w(`${l}.attention.output.LayerNorm.weight`), w(`${l}.attention.output.LayerNorm.bias`));
+    const inter = lin(a, `${l}.intermediate.dense`);
+    const g = tf.mul(tf.mul(inter, 0.5), tf.add(tf.erf(tf.div(inter, Math.SQRT2)), 1));
+    x = ln(tf.add(drop(lin(g, `${l}.output.dense`), c.hiddenDropoutProb), a), w(`${l}.output.LayerNorm.weight`), w(`${l}.output.LayerNorm.bias`)) as tf.Tensor2D;
+  }
+  const pooled = tf.tanh(lin(x.reshape([B, L, H]).slice([0, 0, 0], [B, 1, H]).reshape([B, H]), 'bert.pooler.dense'));
+  return lin(drop(pooled, c.classifierDropoutProb), 'classifier') as tf.Tensor2D;
+}
+
+test('training mode: logits and gradients equal a plain-autodiff reference drawing the same dropout masks', () => {
+  const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+  const b = refClassification()[8]; // sentence pairs: token types 0 and 1, padding
+  const vars = model.trainableVariables();
+  tf.tidy(() => {
+    const labels = tf.oneHot(tf.tensor1d(b.input_ids.map((_, i) => (i * 7) % 2), 'int32'), 2);
+    for (const seed of [null, 11]) {
+      const ours = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels,
+        model.forward({ inputIds: b.input_ids, attentionMask: b.attention_mask, tokenTypeIds: b.token_type_ids }, seed === null ? {} : { training: true, seed })) as tf.Scalar, vars);
+      const ref = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(labels, referenceLogits(model, b, seed)) as tf.Scalar, vars);
+      assert.ok(Math.abs((ours.value.arraySync() as number) - (ref.value.arraySync() as number)) < 1e-5, `loss, seed ${seed}`);
+      for (const v of vars) {
+        const d = tf.max(tf.abs(tf.sub(ours.grads[v.name], ref.grads[v.name]))).arraySync() as number;
+        const scale = Math.max(1e-3, tf.max(tf.abs(ref.grads[v.name])).arraySync() as number);
+        assert.ok(d / scale < 1e-3 && d < 1e-4, `${v.name} (seed ${seed}): max |diff| ${d}, max |grad| ${scale}`);
+      }
+    }
+  });
+  model.dispose();
+});
+
+test('activations: GELU (erf and tanh forms) and ReLU match their formulas and autodiff gradients', () => {
+  tf.tidy(() => {
+    const x = tf.randomNormal([64, 8], 0, 2, 'float32', 5);
+    const w = tf.randomNormal([64, 8], 0, 1, 'float32', 6);
+    const formulas: Record<string, (t: tf.Tensor) => tf.Tensor> = {
+      gelu: (t) => tf.mul(tf.mul(t, 0.5), tf.add(tf.erf(tf.div(t, Math.SQRT2)), 1)),
+      gelu_new: (t) => tf.mul(tf.mul(t, 0.5), tf.add(tf.tanh(tf.mul(tf.add(t, tf.mul(tf.pow(t, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1)),
+      relu: (t) => tf.relu(t),
+    };
+    for (const [name, formula] of Object.entries(formulas)) {
+      const act = name as 'gelu' | 'gelu_new' | 'relu';
+      assert.ok((tf.max(tf.abs(tf.sub(activation(act, x), formula(x)))).arraySync() as number) < 1e-6, name);
+      const ours = tf.grad((t) => tf.sum(tf.mul(activation(act, t), w)))(x);
+      const ref = tf.grad((t) => tf.sum(tf.mul(formula(t), w)))(x);
+      assert.ok((tf.max(tf.abs(tf.sub(ours, ref))).arraySync() as number) < 1e-5, `${name} gradient`);
+    }
+  });
 });
 
 test('dropout masks: the requested rate, scaled survivors', () => {

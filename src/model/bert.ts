@@ -2,20 +2,26 @@
 // a checkpoint from the hub loads by name alone and the logits match Python.
 //
 // Layout: Linear weights stay in PyTorch's [out, in] layout and every dense layer
-// is x·Wᵀ (tf.matMul with transposeB). Measured on tfjs-node (2 cores, one layer
-// forward+backward, batch 32 × 64 tokens): hidden 128 about equal to [in, out]
-// (~60 ms both), hidden 768 faster ([out, in] 219–242 ms vs 249–410 ms), because
-// TensorFlow's matmul reads a transposed operand for free, and the backward
-// matmuls need one operand transposed in either layout. So no layout wins on
-// speed by storing [in, out], and [out, in] makes loading and saving a pure
-// name map with no transposes (and no 92 MB transposed copies of the vocab).
+// is x·Wᵀ (tf.matMul with transposeB). Measured on tfjs-node (2 cores, CPU time of
+// one encoder layer, plain matMul + bias): hidden 128, batch 32 × 64 tokens:
+// forward+backward 76 ms [out, in] vs 74 ms [in, out] (a tie); hidden 768, batch
+// 8 × 128: forward+backward 436 vs 434 ms (a tie), forward alone 123 vs 158 ms
+// ([out, in] faster). TensorFlow's matmul reads a transposed operand for free and
+// the backward matmuls need one operand transposed in either layout, so storing
+// [in, out] buys nothing for training, costs inference speed, and would need
+// transposed copies at every load and save; [out, in] makes them a pure name map.
 //
 // Hidden states are kept 2-D, [batch·length, hidden], so every dense layer is one
-// plain matmul; only attention reshapes to [batch, heads, length, headSize].
+// plain matmul; only attention reshapes to [batch, heads, length, headSize]. The
+// embeddings and each transformer layer are single tf.customGrad blocks with
+// hand-written backward passes (encoder.ts): a training step of a kcbert-base-sized
+// model at batch 32 × 128 tokens peaks at 6.9 GB instead of being killed past 21 GB,
+// and a small model's step is ~20% faster than with tfjs's autodiff.
 import { tf } from '../backend';
 import { NlpbookError } from '../errors';
 import { loadPretrained, type LoadReport, type PretrainedOptions } from './checkpoint';
 import { BertConfig } from './config';
+import { embeddings, encoderLayer, firstTokens, gatherRows, type LayerWeights } from './encoder';
 import { activation, dropout, layerNorm, linear, SeedStream } from './ops';
 
 /** Token ids and masks for one batch, each [batch, length] (int32 tensors or nested arrays). */
@@ -82,12 +88,6 @@ function encoderSpecs(c: BertConfig, prefix: string, pooler: boolean): ParamSpec
   return specs;
 }
 
-interface LayerWeights {
-  qW: tf.Tensor2D; qB: tf.Tensor1D; kW: tf.Tensor2D; kB: tf.Tensor1D; vW: tf.Tensor2D; vB: tf.Tensor1D;
-  aoW: tf.Tensor2D; aoB: tf.Tensor1D; ln1G: tf.Tensor1D; ln1B: tf.Tensor1D;
-  iW: tf.Tensor2D; iB: tf.Tensor1D; oW: tf.Tensor2D; oB: tf.Tensor1D; ln2G: tf.Tensor1D; ln2B: tf.Tensor1D;
-}
-
 /**
  * What every BERT model here shares: the config, the parameters (tf.Variables in a
  * Map keyed by Hugging Face names, in a fixed order), dropout seeds, disposal.
@@ -141,6 +141,7 @@ export abstract class BertPreTrainedModel {
   dispose(): void {
     for (const w of this.weights.values()) w.dispose();
     this.weights.clear();
+    this.cachedLayers = undefined;
   }
 
   /** The dropout seed of one forward call: the given one, else the next from the model's stream. */
@@ -153,44 +154,42 @@ export abstract class BertPreTrainedModel {
   protected encode(inputs: BertInputs, seeds: SeedStream | null): { hidden: tf.Tensor2D; batch: number; length: number } {
     const c = this.config;
     const p = this.basePrefix;
-    const H = c.hiddenSize;
     const ids = toIntTensor(inputs.inputIds, 'inputIds');
     const [B, L] = ids.shape;
     if (L > c.maxPositionEmbeddings) {
       throw new NlpbookError(`inputIds: ${L} tokens per row, but the model has only ${c.maxPositionEmbeddings} positions (max_position_embeddings)`);
     }
     const N = B * L;
-    const drop = <T extends tf.Tensor>(x: T, rate: number): T => (seeds ? dropout(x, rate, seeds.next()) : x);
+    const typeIds = inputs.tokenTypeIds === undefined ? null
+      : tf.reshape(checkShape(toIntTensor(inputs.tokenTypeIds, 'tokenTypeIds'), ids, 'tokenTypeIds'), [N]) as tf.Tensor1D;
+    let x = embeddings({
+      word: this.weight(`${p}embeddings.word_embeddings.weight`) as tf.Tensor2D,
+      position: this.weight(`${p}embeddings.position_embeddings.weight`) as tf.Tensor2D,
+      tokenType: this.weight(`${p}embeddings.token_type_embeddings.weight`) as tf.Tensor2D,
+      lnGamma: this.weight(`${p}embeddings.LayerNorm.weight`) as tf.Tensor1D,
+      lnBeta: this.weight(`${p}embeddings.LayerNorm.bias`) as tf.Tensor1D,
+    }, { ids: tf.reshape(ids, [N]) as tf.Tensor1D, typeIds, batch: B, length: L }, c.layerNormEps, seeds ? c.hiddenDropoutProb : 0, seeds ? seeds.next() : 0);
 
-    // Embeddings: word + token type, then + position (HF's order of additions).
-    const word = tf.gather(this.weight(`${p}embeddings.word_embeddings.weight`), tf.reshape(ids, [N]));
-    const typeTable = this.weight(`${p}embeddings.token_type_embeddings.weight`);
-    const types = inputs.tokenTypeIds === undefined
-      ? tf.slice(typeTable, [0, 0], [1, H])
-      : tf.gather(typeTable, tf.reshape(checkShape(toIntTensor(inputs.tokenTypeIds, 'tokenTypeIds'), ids, 'tokenTypeIds'), [N]));
-    const positions = tf.slice(this.weight(`${p}embeddings.position_embeddings.weight`), [0, 0], [L, H]);
-    const summed = tf.add(tf.reshape(tf.add(word, types), [B, L, H]), positions);
-    let x = layerNorm(tf.reshape(summed, [N, H]), this.weight(`${p}embeddings.LayerNorm.weight`) as tf.Tensor1D,
-      this.weight(`${p}embeddings.LayerNorm.bias`) as tf.Tensor1D, c.layerNormEps);
-    x = drop(x, c.hiddenDropoutProb);
-
-    // Padding mask, added to every head's scores: [B, 1, 1, L].
+    // Padding mask, added to every head's scores: [B, 1, 1, L], 0 or float32's lowest (HF's (1 - mask) * min).
     let maskAdd: tf.Tensor | null = null;
     if (inputs.attentionMask !== undefined) {
       const mask = checkShape(toIntTensor(inputs.attentionMask, 'attentionMask'), ids, 'attentionMask');
       maskAdd = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), MASK_VALUE), [B, 1, 1, L]);
     }
-
-    for (const w of this.layerWeights()) x = this.layer(x, w, B, L, maskAdd, drop);
+    const shape = { batch: B, length: L, heads: c.numAttentionHeads };
+    for (const w of this.layerWeights()) {
+      x = encoderLayer(x, w, {
+        shape, maskAdd, eps: c.layerNormEps, act: c.hiddenAct,
+        dropout: seeds ? { attention: c.attentionProbsDropoutProb, hidden: c.hiddenDropoutProb, seeds: [seeds.next(), seeds.next(), seeds.next()] } : null,
+      });
+    }
     return { hidden: x, batch: B, length: L };
   }
 
   /** Pooler: tanh(dense(hidden state of the first token)), [batch, hidden]. */
   protected pool(hidden: tf.Tensor2D, batch: number, length: number): tf.Tensor2D {
-    const H = this.config.hiddenSize;
-    const first = tf.reshape(tf.slice(tf.reshape(hidden, [batch, length, H]), [0, 0, 0], [batch, 1, H]), [batch, H]) as tf.Tensor2D;
     const p = this.basePrefix;
-    return tf.tanh(linear(first, this.weight(`${p}pooler.dense.weight`) as tf.Tensor2D, this.weight(`${p}pooler.dense.bias`) as tf.Tensor1D));
+    return tf.tanh(linear(firstTokens(hidden, batch, length), this.weight(`${p}pooler.dense.weight`) as tf.Tensor2D, this.weight(`${p}pooler.dense.bias`) as tf.Tensor1D));
   }
 
   private cachedLayers?: LayerWeights[];
@@ -199,7 +198,8 @@ export abstract class BertPreTrainedModel {
     if (this.cachedLayers) return this.cachedLayers;
     const layers: LayerWeights[] = [];
     for (let i = 0; i < this.config.numHiddenLayers; i++) {
-      const w = (name: string) => this.weight(`${this.basePrefix}encoder.layer.${i}.${name}`) as tf.Tensor as any;
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      const w = (name: string) => this.weight(`${this.basePrefix}encoder.layer.${i}.${name}`) as any;
       layers.push({
         qW: w('attention.self.query.weight'), qB: w('attention.self.query.bias'),
         kW: w('attention.self.key.weight'), kB: w('attention.self.key.bias'),
@@ -212,29 +212,6 @@ export abstract class BertPreTrainedModel {
       });
     }
     return (this.cachedLayers = layers);
-  }
-
-  /** One transformer layer (BertLayer): self-attention block, then the feed-forward block. */
-  private layer(x: tf.Tensor2D, w: LayerWeights, B: number, L: number, maskAdd: tf.Tensor | null,
-    drop: <T extends tf.Tensor>(t: T, rate: number) => T): tf.Tensor2D {
-    const c = this.config;
-    const heads = c.numAttentionHeads;
-    const D = c.headSize;
-    const N = B * L;
-    // [N, H] -> [B, heads, L, D] in one reshape + one transpose.
-    const split = (t: tf.Tensor2D) => tf.transpose(tf.reshape(t, [B, L, heads, D]), [0, 2, 1, 3]);
-    const q = split(linear(x, w.qW, w.qB));
-    const k = split(linear(x, w.kW, w.kB));
-    const v = split(linear(x, w.vW, w.vB));
-    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D));
-    if (maskAdd) scores = tf.add(scores, maskAdd);
-    const probs = drop(tf.softmax(scores), c.attentionProbsDropoutProb);
-    const context = tf.reshape(tf.transpose(tf.matMul(probs, v), [0, 2, 1, 3]), [N, c.hiddenSize]) as tf.Tensor2D;
-    const attended = drop(linear(context, w.aoW, w.aoB), c.hiddenDropoutProb);
-    const a = layerNorm(tf.add(attended, x), w.ln1G, w.ln1B, c.layerNormEps);
-    const inter = activation(c.hiddenAct, linear(a, w.iW, w.iB)) as tf.Tensor2D;
-    const out = drop(linear(inter, w.oW, w.oB), c.hiddenDropoutProb);
-    return layerNorm(tf.add(out, a), w.ln2G, w.ln2B, c.layerNormEps);
   }
 }
 
@@ -367,7 +344,7 @@ export class BertForMaskedLM extends BertPreTrainedModel {
     let x: tf.Tensor2D = hidden;
     if (inputs.maskedPositions !== undefined) {
       const pos = Array.isArray(inputs.maskedPositions) ? tf.tensor1d(inputs.maskedPositions, 'int32') : tf.cast(inputs.maskedPositions, 'int32');
-      x = tf.gather(hidden, pos);
+      x = gatherRows(hidden, pos);
     }
     const t = activation(c.hiddenAct, linear(x, this.weight('cls.predictions.transform.dense.weight') as tf.Tensor2D,
       this.weight('cls.predictions.transform.dense.bias') as tf.Tensor1D)) as tf.Tensor2D;

@@ -17,7 +17,7 @@ import { TorchCheckpoint } from './torch-pickle';
 
 export const WEIGHTS_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
 /** Tokenizer files copied next to a saved model (the ones present). */
-export const TOKENIZER_FILES = ['vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'] as const;
+export const SAVED_TOKENIZER_FILES = ['vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'] as const;
 
 export interface LoadReport {
   /** The weights file read. */
@@ -232,7 +232,7 @@ export function saveModel(model: BertPreTrainedModel, dir: string, options: Save
     if (!fs.existsSync(path.join(options.tokenizerDir, 'vocab.txt'))) {
       throw new NlpbookError(`${options.tokenizerDir}: no vocab.txt to copy next to the model (tokenizerDir)`);
     }
-    for (const name of TOKENIZER_FILES) {
+    for (const name of SAVED_TOKENIZER_FILES) {
       const from = path.join(options.tokenizerDir, name);
       if (!fs.existsSync(from)) continue;
       const to = path.join(dir, name);

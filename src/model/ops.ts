@@ -1,104 +1,256 @@
-// The few tensor operations BERT is made of, written for training speed on
-// tfjs-node: each is a handful of large native ops, and the ones autodiff would
-// turn into long chains of small backward ops (LayerNorm, GELU) carry their own
-// closed-form gradient (tf.customGrad), which also keeps fewer tensors alive
-// between forward and backward.
+// The tensor operations BERT is made of, each as a forward function and its
+// hand-written backward function, plus tf.customGrad wrappers for use on their own.
+//
+// Why hand-written backward passes: tfjs's autodiff keeps, for every op of the
+// forward pass, its inputs alive until the whole backward pass ends (an Add keeps
+// both operands just to know their shapes), keeps every intermediate gradient until
+// the end too, and records long chains of small ops. BERT-base at batch 32 × 128
+// tokens then needs over 20 GB and is killed on a 24 GB machine. Written out, each
+// piece saves only what its backward needs (linear: its input; attention: q, k, v,
+// the probabilities and the dropout mask; LayerNorm: x̂ and 1/σ), and encoder.ts
+// chains them per layer, freeing each gradient as soon as it is used.
 import { tf } from '../backend';
 import type { HiddenAct } from './config';
 
-/** tf.customGrad with the argument types spelled out (tfjs types every argument as Tensor | GradSaveFunc). */
+type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+
+/** tf.customGrad with the argument types spelled out, and the backward pass run inside tf.tidy. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function customGrad(f: (...args: any[]) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }): (...inputs: tf.Tensor[]) => tf.Tensor {
-  return tf.customGrad(f as Parameters<typeof tf.customGrad>[0]) as (...inputs: tf.Tensor[]) => tf.Tensor;
+export function customGrad(f: (...args: any[]) => { value: tf.Tensor; gradFunc: GradFunc }): (...inputs: tf.Tensor[]) => tf.Tensor {
+  const tidied = (...args: unknown[]) => {
+    const { value, gradFunc } = f(...args);
+    return { value, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => gradFunc(dy, saved)) };
+  };
+  return tf.customGrad(tidied as Parameters<typeof tf.customGrad>[0]) as (...inputs: tf.Tensor[]) => tf.Tensor;
 }
 
-/** x·Wᵀ + b with W in PyTorch's [out, in] layout (see bert.ts for why that layout). */
-export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+// ---------------------------------------------------------------- linear
+
+/**
+ * x·Wᵀ + b with W in PyTorch's [out, in] layout (see bert.ts for why that layout).
+ * Not tf.fused.matMul: on tfjs-node that kernel is this same matMul + add (TensorFlow
+ * has no eager fused op it can call); a whole training step measured no faster.
+ */
+export function linearForward(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
   return tf.add(tf.matMul(x, weight, false, true), bias);
 }
 
-/**
- * LayerNorm over the last axis, like torch.nn.LayerNorm (biased variance, eps
- * inside the square root). The backward pass is the closed form
- *   dx = rstd · (g − mean(g) − x̂ · mean(g · x̂)),  g = dy · γ
- * which is 9 native ops instead of the ~20 autodiff would record.
- */
+export function linearBackward(dy: tf.Tensor2D, x: tf.Tensor2D, weight: tf.Tensor2D): { dx: tf.Tensor2D; dWeight: tf.Tensor2D; dBias: tf.Tensor1D } {
+  return {
+    dx: tf.matMul(dy, weight), // dy·W
+    dWeight: tf.matMul(dy, x, true, false), // dyᵀ·x
+    dBias: tf.sum(dy, 0),
+  };
+}
+
+/** linearForward with its gradient; saves only x and W. */
+export function linear(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
+  const f = customGrad((xIn: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    save([xIn, w]);
+    return {
+      value: linearForward(xIn, w, b),
+      gradFunc: (dy, [xs, ws]) => {
+        const g = linearBackward(dy as tf.Tensor2D, xs as tf.Tensor2D, ws as tf.Tensor2D);
+        return [g.dx, g.dWeight, g.dBias];
+      },
+    };
+  });
+  return f(x, weight, bias) as tf.Tensor2D;
+}
+
+// ---------------------------------------------------------------- LayerNorm
+
+/** LayerNorm over the last axis, like torch.nn.LayerNorm (biased variance, eps inside the square root). */
+export function layerNormForward(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): { y: tf.Tensor2D; xhat: tf.Tensor2D; rstd: tf.Tensor2D } {
+  const centered = tf.sub(x, tf.mean(x, -1, true));
+  const rstd = tf.rsqrt(tf.add(tf.mean(tf.square(centered), -1, true), eps)) as tf.Tensor2D;
+  const xhat = tf.mul(centered, rstd) as tf.Tensor2D;
+  return { y: tf.add(tf.mul(xhat, gamma), beta), xhat, rstd };
+}
+
+/** The closed form  dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)),  g = dy·γ. */
+export function layerNormBackward(dy: tf.Tensor2D, xhat: tf.Tensor2D, rstd: tf.Tensor2D, gamma: tf.Tensor1D): { dx: tf.Tensor2D; dGamma: tf.Tensor1D; dBeta: tf.Tensor1D } {
+  const g = tf.mul(dy, gamma);
+  const meanG = tf.mean(g, -1, true);
+  const meanGX = tf.mean(tf.mul(g, xhat), -1, true);
+  return {
+    dx: tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(xhat, meanGX)), rstd),
+    dGamma: tf.sum(tf.mul(dy, xhat), 0),
+    dBeta: tf.sum(dy, 0),
+  };
+}
+
+/** layerNormForward with its gradient; saves x̂, 1/σ and γ. */
 export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor2D {
-  const f = customGrad((xIn: tf.Tensor, g: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-    const x2 = xIn as tf.Tensor2D;
-    const mean = tf.mean(x2, -1, true);
-    const centered = tf.sub(x2, mean);
-    const variance = tf.mean(tf.square(centered), -1, true);
-    const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(centered, rstd);
+  const f = customGrad((xIn: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D, save: tf.GradSaveFunc) => {
+    const { y, xhat, rstd } = layerNormForward(xIn, g, b, eps);
     save([xhat, rstd, g]);
     return {
-      value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xh, rs, gam] = saved;
-        const dxhat = tf.mul(dy, gam);
-        const meanD = tf.mean(dxhat, -1, true);
-        const meanDX = tf.mean(tf.mul(dxhat, xh), -1, true);
-        const dx = tf.mul(tf.sub(tf.sub(dxhat, meanD), tf.mul(xh, meanDX)), rs);
-        const dGamma = tf.sum(tf.mul(dy, xh), 0);
-        const dBeta = tf.sum(dy, 0);
-        return [dx, dGamma, dBeta];
+      value: y,
+      gradFunc: (dy, [xh, rs, gs]) => {
+        const r = layerNormBackward(dy as tf.Tensor2D, xh as tf.Tensor2D, rs as tf.Tensor2D, gs as tf.Tensor1D);
+        return [r.dx, r.dGamma, r.dBeta];
       },
     };
   });
   return f(x, gamma, beta) as tf.Tensor2D;
 }
 
+// ---------------------------------------------------------------- activations
+
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** The exact GELU, x·Φ(x) with Φ via erf (PyTorch's nn.GELU(), HF's "gelu"); closed-form gradient Φ(x) + x·φ(x). */
-export function geluErf(x: tf.Tensor): tf.Tensor {
+/** What an activation's backward needs: its input, and for erf-GELU Φ(x) too (saves recomputing erf). */
+export interface ActivationSaved {
+  x: tf.Tensor;
+  cdf?: tf.Tensor;
+}
+
+/**
+ * config.hidden_act: "gelu" is the exact x·Φ(x) with Φ via erf (PyTorch's
+ * nn.GELU()); "gelu_new", "gelu_pytorch_tanh" and "gelu_fast" are the tanh
+ * approximation; "relu".
+ */
+export function activationForward(name: HiddenAct, x: tf.Tensor): { y: tf.Tensor; saved: ActivationSaved } {
+  switch (name) {
+    case 'gelu': {
+      const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5);
+      return { y: tf.mul(x, cdf), saved: { x, cdf } };
+    }
+    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': {
+      const t = tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI));
+      return { y: tf.mul(tf.mul(x, 0.5), tf.add(t, 1)), saved: { x } };
+    }
+    case 'relu':
+      return { y: tf.relu(x), saved: { x } };
+  }
+}
+
+export function activationBackward(name: HiddenAct, dy: tf.Tensor, { x, cdf }: ActivationSaved): tf.Tensor {
+  switch (name) {
+    case 'gelu': {
+      // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), INV_SQRT_2PI);
+      return tf.mul(dy, tf.add(cdf as tf.Tensor, tf.mul(x, pdf)));
+    }
+    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': {
+      // y = x/2·(1 + tanh u), u = c·(x + a·x³): y' = (1 + t)/2 + x/2·(1 − t²)·c·(1 + 3a·x²)
+      const t = tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI));
+      const du = tf.mul(tf.add(tf.mul(tf.square(x), 3 * 0.044715), 1), SQRT_2_OVER_PI);
+      const grad = tf.add(tf.mul(tf.add(t, 1), 0.5), tf.mul(tf.mul(tf.mul(x, 0.5), tf.sub(1, tf.square(t))), du));
+      return tf.mul(dy, grad);
+    }
+    case 'relu':
+      return tf.mul(dy, tf.step(x));
+  }
+}
+
+/** activationForward with its gradient. */
+export function activation(name: HiddenAct, x: tf.Tensor): tf.Tensor {
   const f = customGrad((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
-    const cdf = tf.mul(tf.add(tf.erf(tf.mul(xIn, Math.SQRT1_2)), 1), 0.5);
-    save([xIn, cdf]);
-    return {
-      value: tf.mul(xIn, cdf),
-      gradFunc: (dy: tf.Tensor, [xs, c]: tf.Tensor[]) => {
-        const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), INV_SQRT_2PI);
-        return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
-      },
-    };
+    const { y, saved } = activationForward(name, xIn);
+    save(saved.cdf ? [saved.x, saved.cdf] : [saved.x]);
+    return { value: y, gradFunc: (dy, [xs, cdf]) => [activationBackward(name, dy, { x: xs, cdf })] };
   });
   return f(x);
 }
 
-/** The tanh approximation of GELU (HF's "gelu_new" / "gelu_pytorch_tanh"); autodiff is fine here (rarely used). */
-export function geluTanh(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+/** The exact GELU (config "gelu"), with its gradient. */
+export function geluErf(x: tf.Tensor): tf.Tensor {
+  return activation('gelu', x);
 }
 
-export function activation(name: HiddenAct, x: tf.Tensor): tf.Tensor {
-  switch (name) {
-    case 'gelu': return geluErf(x);
-    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': return geluTanh(x);
-    case 'relu': return tf.relu(x);
-  }
+// ---------------------------------------------------------------- attention
+
+export interface AttentionShape {
+  batch: number;
+  length: number;
+  heads: number;
+}
+
+export interface AttentionSaved {
+  qh: tf.Tensor4D;
+  kh: tf.Tensor4D;
+  vh: tf.Tensor4D;
+  probs: tf.Tensor4D;
+  mask: tf.Tensor4D | null;
+}
+
+/** [batch·length, hidden] -> [batch, heads, length, headSize]: one reshape, one transpose. */
+function splitHeads(t: tf.Tensor, { batch, length, heads }: AttentionShape): tf.Tensor4D {
+  return tf.transpose(tf.reshape(t, [batch, length, heads, t.shape[1]! / heads]), [0, 2, 1, 3]);
+}
+
+/** [batch, heads, length, headSize] -> [batch·length, hidden]. */
+function mergeHeads(t: tf.Tensor): tf.Tensor2D {
+  const [B, heads, L, D] = t.shape;
+  return tf.reshape(tf.transpose(t, [0, 2, 1, 3]), [B * L, heads * D]);
 }
 
 /**
- * Inverted dropout with a mask drawn from `seed`: zero each element with
- * probability `rate`, scale the rest by 1/(1 − rate). The mask is made in plain
- * JS (xoshiro128+, one uint32 per element, compared against rate·2³²) and
- * multiplied in one native op; that is about twice as fast as tf.dropout's
- * uniform + add + floor + div chain and gives the same masks on every backend.
+ * Multi-head scaled dot-product attention on projections q, k, v ([batch·length,
+ * hidden], q already scaled by 1/√headSize): softmax(q·kᵀ + mask)·v per head, with
+ * dropout on the probabilities when `dropoutRate` > 0 (like HF). `maskAdd` is
+ * [batch, 1, 1, length]: 0 at real tokens, a large negative at padding. Returns the
+ * heads' outputs side by side, [batch·length, hidden].
+ */
+export function attentionForward(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, maskAdd: tf.Tensor | null, shape: AttentionShape,
+  dropoutRate: number, seed: number): { context: tf.Tensor2D; saved: AttentionSaved } {
+  const qh = splitHeads(q, shape);
+  const kh = splitHeads(k, shape);
+  const vh = splitHeads(v, shape);
+  let scores: tf.Tensor4D = tf.matMul(qh, kh, false, true);
+  if (maskAdd) scores = tf.add(scores, maskAdd);
+  const probs = tf.softmax(scores);
+  const mask = dropoutRate > 0 ? dropoutMaskTensor<tf.Rank.R4>(probs.shape, dropoutRate, seed) : null;
+  const context = mergeHeads(tf.matMul(mask ? tf.mul(probs, mask) : probs, vh));
+  return { context, saved: { qh, kh, vh, probs, mask } };
+}
+
+export function attentionBackward(dContext: tf.Tensor2D, { qh, kh, vh, probs, mask }: AttentionSaved, shape: AttentionShape): { dq: tf.Tensor2D; dk: tf.Tensor2D; dv: tf.Tensor2D } {
+  const dc = splitHeads(dContext, shape);
+  const dv = tf.matMul(mask ? tf.mul(probs, mask) : probs, dc, true, false);
+  let dProbs = tf.matMul(dc, vh, false, true);
+  if (mask) dProbs = tf.mul(dProbs, mask);
+  // Softmax backward: p · (dp − Σ dp·p)
+  const dScores = tf.mul(probs, tf.sub(dProbs, tf.sum(tf.mul(dProbs, probs), -1, true)));
+  return { dq: mergeHeads(tf.matMul(dScores, kh)), dk: mergeHeads(tf.matMul(dScores, qh, true, false)), dv: mergeHeads(dv) };
+}
+
+// ---------------------------------------------------------------- dropout
+
+/**
+ * Inverted dropout as torch.nn.Dropout does it: zero each element with probability
+ * `rate`, scale the rest by 1/(1 − rate). The mask is made in plain JS (below) and
+ * multiplied in one native op: about twice as fast as tf.dropout's uniform + add +
+ * floor + div chain, and the same masks on every backend. Saves only the mask.
  */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   if (rate <= 0) return x;
-  const mask = tf.tensor(dropoutMask(x.size, rate, seed), x.shape, 'float32');
-  return tf.mul(x, mask);
+  const f = customGrad((xIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const mask = dropoutMaskTensor(xIn.shape, rate, seed);
+    save([mask]);
+    return { value: tf.mul(xIn, mask), gradFunc: (dy, [m]) => [tf.mul(dy, m)] };
+  });
+  return f(x) as T;
 }
 
-/** The multiplier array dropout uses: 0 or 1/(1 − rate), `n` values from `seed`. */
+/** The dropout multiplier as a tensor of `shape` (see dropoutMask). */
+export function dropoutMaskTensor<R extends tf.Rank>(shape: tf.ShapeMap[R], rate: number, seed: number): tf.Tensor<R> {
+  const n = (shape as number[]).reduce((a, b) => a * b, 1);
+  return tf.tensor(dropoutMask(n, rate, seed), shape, 'float32') as tf.Tensor<R>;
+}
+
+/**
+ * The multiplier array dropout uses: 0 or 1/(1 − rate), `n` values from `seed`.
+ * xoshiro128+ gives 32 random bits per step, used as two 16-bit draws; the drop
+ * probability is then round(rate·65536)/65536 (0.1 → 0.100006), a difference
+ * far below what training can notice, for 20% less time than one draw per element.
+ */
 export function dropoutMask(n: number, rate: number, seed: number): Float32Array {
   const out = new Float32Array(n);
-  const threshold = Math.floor(rate * 4294967296);
+  const threshold = Math.round(rate * 65536);
   const keep = 1 / (1 - rate);
   // Seed the four state words through splitmix32 so nearby seeds give unrelated masks.
   let sm = seed >>> 0;
@@ -109,10 +261,11 @@ export function dropoutMask(n: number, rate: number, seed: number): Float32Array
     z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
     return (z ^ (z >>> 16)) >>> 0;
   };
-  let s0 = mix(), s1 = mix(), s2 = mix(), s3 = mix();
+  let s0 = mix() | 0, s1 = mix() | 0, s2 = mix() | 0, s3 = mix() | 0;
   if ((s0 | s1 | s2 | s3) === 0) s0 = 1;
-  for (let i = 0; i < n; i++) {
-    const r = (s0 + s3) >>> 0;
+  const even = n & ~1;
+  for (let i = 0; i < even; i += 2) {
+    const r = (s0 + s3) | 0;
     const t = s1 << 9;
     s2 ^= s0;
     s3 ^= s1;
@@ -120,8 +273,10 @@ export function dropoutMask(n: number, rate: number, seed: number): Float32Array
     s0 ^= s3;
     s2 ^= t;
     s3 = (s3 << 11) | (s3 >>> 21);
-    out[i] = r >= threshold ? keep : 0;
+    out[i] = (r & 0xffff) >= threshold ? keep : 0;
+    out[i + 1] = r >>> 16 >= threshold ? keep : 0;
   }
+  if (even < n) out[even] = ((s0 + s3) & 0xffff) >= threshold ? keep : 0;
   return out;
 }
 
