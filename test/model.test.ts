@@ -8,6 +8,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { tf, initBackend } from '../src/backend';
 import { NlpbookError } from '../src/errors';
+import { loadSettings, makeSettings } from '../src/settings';
 import { BertConfig } from '../src/model/config';
 import { BertForMaskedLM, BertForSequenceClassification, BertModel } from '../src/model/bert';
 import { loadWeights, matchKeys, saveModel } from '../src/model/checkpoint';
@@ -210,8 +211,12 @@ test('pytorch_model.bin: same tensors as model.safetensors; tied alias shares st
   }
 });
 
-/** A zip archive of stored (uncompressed) or deflated entries, as the test's crafted checkpoints need. */
-function makeZip(entries: [string, Uint8Array][], deflate = false): Buffer {
+/**
+ * A zip archive of stored (uncompressed) or deflated entries, as the test's crafted
+ * checkpoints need. `zip64`: sizes and offsets only in zip64 records (what archives
+ * over 4 GB carry), to exercise that path on a small file.
+ */
+function makeZip(entries: [string, Uint8Array][], deflate = false, zip64 = false): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -229,26 +234,52 @@ function makeZip(entries: [string, Uint8Array][], deflate = false): Buffer {
     local.writeUInt16LE(nameBuf.length, 26);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(45, 4);
+    central.writeUInt16LE(45, 6);
     central.writeUInt16LE(deflate ? 8 : 0, 10);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(raw.length, 24);
+    central.writeUInt32LE(zip64 ? 0xffffffff : data.length, 20);
+    central.writeUInt32LE(zip64 ? 0xffffffff : raw.length, 24);
     central.writeUInt16LE(nameBuf.length, 28);
-    central.writeUInt32LE(offset, 42);
+    central.writeUInt32LE(zip64 ? 0xffffffff : offset, 42);
+    const extra = Buffer.alloc(zip64 ? 28 : 0);
+    if (zip64) {
+      extra.writeUInt16LE(0x0001, 0);
+      extra.writeUInt16LE(24, 2);
+      extra.writeBigUInt64LE(BigInt(raw.length), 4);
+      extra.writeBigUInt64LE(BigInt(data.length), 12);
+      extra.writeBigUInt64LE(BigInt(offset), 20);
+      central.writeUInt16LE(extra.length, 30);
+    }
     locals.push(local, nameBuf, data);
-    centrals.push(central, nameBuf);
+    centrals.push(central, nameBuf, extra);
     offset += 30 + nameBuf.length + data.length;
   }
   const cd = Buffer.concat(centrals);
+  const tail: Buffer[] = [];
+  if (zip64) {
+    const rec = Buffer.alloc(56);
+    rec.writeUInt32LE(0x06064b50, 0);
+    rec.writeBigUInt64LE(44n, 4);
+    rec.writeUInt16LE(45, 12);
+    rec.writeUInt16LE(45, 14);
+    rec.writeBigUInt64LE(BigInt(entries.length), 24);
+    rec.writeBigUInt64LE(BigInt(entries.length), 32);
+    rec.writeBigUInt64LE(BigInt(cd.length), 40);
+    rec.writeBigUInt64LE(BigInt(offset), 48);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(BigInt(offset + cd.length), 8);
+    locator.writeUInt32LE(1, 16);
+    tail.push(rec, locator);
+  }
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 8);
+  end.writeUInt16LE(zip64 ? 0xffff : entries.length, 10);
+  end.writeUInt32LE(zip64 ? 0xffffffff : cd.length, 12);
+  end.writeUInt32LE(zip64 ? 0xffffffff : offset, 16);
+  return Buffer.concat([...locals, cd, ...tail, end]);
 }
 
 /** Pickle bytes from opcodes and arguments (strings are written as BINUNICODE). */
@@ -284,7 +315,7 @@ test('pytorch_model.bin: a pickle calling a forbidden global is refused before a
   assertOneLine(() => TorchCheckpoint.open(file), /pytorch_model\.bin: unsupported legacy \(non-zip\) PyTorch checkpoint/);
 });
 
-test('pytorch_model.bin: storage offsets and non-contiguous views are copied out in row-major order (stored and deflated zips)', () => {
+test('pytorch_model.bin: storage offsets and non-contiguous views are copied out in row-major order (stored, deflated and zip64 archives)', () => {
   // {'t': storage[0..5] viewed as shape (3, 2) with strides (1, 3) = the transpose; 's': storage[2..5] (offset 2)}
   type Part = Parameters<typeof pickle>[number];
   const tensor = (offset: number, size: number[], stride: number[]): Part[] => [
@@ -294,9 +325,9 @@ test('pytorch_model.bin: storage offsets and non-contiguous views are copied out
   ];
   const pkl = pickle('}(', { text: 't' }, ...tensor(0, [3, 2], [1, 3]), { text: 's' }, ...tensor(2, [2, 2], [2, 1]), 'u');
   const storage = new Uint8Array(Float32Array.from([0, 1, 2, 3, 4, 5]).buffer);
-  for (const deflate of [false, true]) {
+  for (const [deflate, zip64] of [[false, false], [true, false], [false, true]]) {
     const file = path.join(tempDir(), 'pytorch_model.bin');
-    fs.writeFileSync(file, makeZip([['m/data.pkl', pkl], ['m/byteorder', Buffer.from('little')], ['m/data/0', storage]], deflate));
+    fs.writeFileSync(file, makeZip([['m/data.pkl', pkl], ['m/byteorder', Buffer.from('little')], ['m/data/0', storage]], deflate, zip64));
     const c = TorchCheckpoint.open(file);
     assert.deepEqual(c.names(), ['t', 's']);
     assert.deepEqual(c.shape('t'), [3, 2]);
@@ -657,9 +688,10 @@ test('checkpoint errors: shape mismatch names the tensor and both shapes; missin
 test('saveModel: Hugging Face layout that loads back to identical weights and logits', () => {
   const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
   const dir = path.join(tempDir(), 'saved');
-  const written = saveModel(model, dir, { tokenizerDir: KCBERT_DIR });
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'tokenizer_config.json', 'vocab.txt']);
-  assert.equal(written.length, 4);
+  const written = saveModel(model, dir, { tokenizerDir: KCBERT_DIR, settings: makeSettings({ seed: 3 }) });
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'settings.json', 'tokenizer_config.json', 'vocab.txt']);
+  assert.equal(written.length, 5);
+  assert.equal(loadSettings(path.join(dir, 'settings.json')).seed, 3);
   assert.equal(fs.readFileSync(path.join(dir, 'vocab.txt'), 'utf8'), fs.readFileSync(path.join(KCBERT_DIR, 'vocab.txt'), 'utf8'));
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   assert.deepEqual(config.architectures, ['BertForSequenceClassification']);
