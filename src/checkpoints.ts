@@ -300,3 +300,30 @@ function replaceDir(source: string, target: string): void {
 function tempDirFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
 }
+
+/** One row per folder of a run (the run folder, best/, checkpoints/ and each checkpoint): for console.table. */
+export function listRunFolder(dir: string): { folder: string; files: number; megabytes: number }[] {
+  const rows: { folder: string; files: number; megabytes: number }[] = [];
+  const visit = (folder: string, depth: number) => {
+    const entries = fs.readdirSync(folder, { withFileTypes: true }).filter((e) => !e.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name));
+    const files = entries.filter((e) => e.isFile());
+    const bytes = files.reduce((sum, f) => sum + fs.statSync(path.join(folder, f.name)).size, 0);
+    rows.push({ folder: `${path.relative(dir, folder) || '.'}/`, files: files.length, megabytes: Math.round(bytes / 1e4) / 100 });
+    if (depth > 0) for (const e of entries) if (e.isDirectory()) visit(path.join(folder, e.name), depth - 1);
+  };
+  visit(dir, 2);
+  return rows;
+}
+
+/** Largest absolute difference between the weights (model.safetensors) of two model folders. */
+export function maxWeightDifference(dirA: string, dirB: string): number {
+  const a = readSafetensors(path.join(dirA, 'model.safetensors')).tensors;
+  const b = readSafetensors(path.join(dirB, 'model.safetensors')).tensors;
+  let max = 0;
+  for (const [name, t] of a) {
+    const other = b.get(name);
+    if (!other || other.data.length !== t.data.length) return Infinity;
+    for (let i = 0; i < t.data.length; i++) max = Math.max(max, Math.abs(t.data[i] - other.data[i]));
+  }
+  return b.size === a.size ? max : Infinity;
+}

@@ -83,7 +83,7 @@ export interface FitResult {
   /** True when the run is complete (all epochs, or stopped early); false after stopAt. */
   finished: boolean;
   stoppedEarly: boolean;
-  /** Where this call started from, when it resumed a checkpoint. */
+  /** When this call resumed a checkpoint: the epochs completed and optimizer steps done there. */
   resumedFrom: { epoch: number; step: number } | null;
   /** <dir>/metrics.jsonl */
   metrics: string;
@@ -108,6 +108,15 @@ export interface TrainMetricsLine {
 
 /** One line of metrics.jsonl for a validation. */
 export type ValidationMetricsLine = { type: 'validation'; seconds: number } & ValidationResult;
+
+/** <dir>/metrics.jsonl split by line type, each in file order. */
+export function metricsByType(dir: string): { train: TrainMetricsLine[]; validation: ValidationMetricsLine[] } {
+  const lines = readMetrics(dir);
+  return {
+    train: lines.filter((l): l is TrainMetricsLine => l.type === 'train'),
+    validation: lines.filter((l): l is ValidationMetricsLine => l.type === 'validation'),
+  };
+}
 
 /** Reads <dir>/metrics.jsonl (for charts and notebooks). */
 export function readMetrics(dir: string): (TrainMetricsLine | ValidationMetricsLine)[] {
@@ -140,12 +149,7 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
   }
 
   // Data: the corpus files as they are (a slice for a quick run works); fetched only when missing.
-  let corpus = options.corpus;
-  if (!corpus) {
-    const nsmc = new NsmcCorpus(settings);
-    if (settings.forceDownload || !fs.existsSync(nsmc.path('train'))) await nsmc.fetch();
-    corpus = nsmc;
-  }
+  const corpus = options.corpus ?? (await ensureCorpus(settings));
   const tokenizer = options.tokenizer ?? (await BertTokenizer.fromPretrained(settings.pretrainedModelName, { modelMirror: settings.modelMirror }));
 
   // The model: from the checkpoint when resuming, else the pretrained one with a fresh 2-class head.
@@ -157,19 +161,7 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
   } else if (saved) {
     model = BertForSequenceClassification.fromPretrained(lastDir(dir), { quiet: true });
   } else {
-    // A folder, the model mirror, Python's Hugging Face cache, else a download from the hub.
-    const pretrainedDir = await fetchModel(settings.pretrainedModelName, {
-      modelMirror: settings.modelMirror,
-      files: ['config.json'],
-      oneOf: [['model.safetensors', 'pytorch_model.bin']],
-      progress: settings.tqdmEnabled,
-    });
-    model = BertForSequenceClassification.fromPretrained(pretrainedDir, {
-      numLabels: NSMC_LABELS.length,
-      labels: NSMC_LABELS,
-      seed: settings.seed,
-      quiet: true,
-    });
+    model = await pretrainedClassifier(settings);
     for (const w of model.loadReport?.warnings ?? []) log(`nlpbook: ${w}`);
   }
 
@@ -206,6 +198,37 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
   } finally {
     if (ownModel) model.dispose();
   }
+}
+
+/**
+ * The NSMC corpus of the settings, its files used as they are (so a slice made for a
+ * quick run works too); downloaded (cache-first, verified) only when the training file
+ * is missing or settings.forceDownload.
+ */
+export async function ensureCorpus(
+  settings: Pick<Settings, 'downstreamCorpusRootDir' | 'forceDownload' | 'corpusMirror' | 'tqdmEnabled' | 'emptyDocuments'>,
+): Promise<NsmcCorpus> {
+  const corpus = new NsmcCorpus(settings);
+  if (settings.forceDownload || !fs.existsSync(corpus.path('train'))) await corpus.fetch();
+  return corpus;
+}
+
+/**
+ * The pretrained model with a two-class head (negative, positive), what fit() starts
+ * from: a folder, the model mirror, Python's Hugging Face cache, else a download from
+ * the hub. A head the checkpoint lacks is initialised from settings.seed; what was not
+ * loaded is listed in model.loadReport.
+ */
+export async function pretrainedClassifier(
+  settings: Pick<Settings, 'pretrainedModelName' | 'modelMirror' | 'tqdmEnabled' | 'seed'>,
+): Promise<BertForSequenceClassification> {
+  const dir = await fetchModel(settings.pretrainedModelName, {
+    modelMirror: settings.modelMirror,
+    files: ['config.json'],
+    oneOf: [['model.safetensors', 'pytorch_model.bin']],
+    progress: settings.tqdmEnabled,
+  });
+  return BertForSequenceClassification.fromPretrained(dir, { numLabels: NSMC_LABELS.length, labels: NSMC_LABELS, seed: settings.seed, quiet: true });
 }
 
 /** The one-line errors for a model that cannot train with this tokenizer and these settings. */
