@@ -58,6 +58,10 @@ export interface FitOptions {
    * steps are done in total; `last` is saved there, so a later fit() resumes.
    */
   stopAt?: { epochs?: number; steps?: number };
+  /** When aborted (e.g. on Ctrl+C), the run stops after the current step, saves `last` and returns unfinished. */
+  signal?: AbortSignal;
+  /** Also save `last` inside an epoch when this many minutes passed since the previous save (default 30; 0: only at epoch ends). */
+  checkpointEveryMinutes?: number;
   /** AdamW kernel (default: fused on the native backend). */
   kernel?: AdamWKernel;
 }
@@ -285,6 +289,8 @@ class Run {
   /** Step results not read yet: read when a metrics line or a checkpoint is due. */
   private pending: { loss: tf.Scalar; accuracy: tf.Scalar }[] = [];
   private sessionStart = Date.now();
+  private lastSave = Date.now();
+  private readonly checkpointEveryMs: number;
   private secondsBefore = 0;
   private lastInfo = '';
 
@@ -302,6 +308,7 @@ class Run {
     this.dir = settings.downstreamModelDir;
     this.metricsFile = path.join(this.dir, METRICS_FILE);
     this.tokenizerFiles = tokenizerFiles(tokenizer);
+    this.checkpointEveryMs = (options.checkpointEveryMinutes ?? 30) * 60_000;
     this.valBatches = settings.testMode ? Math.min(TEST_MODE_BATCHES, valLoader.length) : valLoader.length;
     this.task = new ClassificationTask(model, settings, batchesPerEpoch * settings.epochs, { kernel: options.kernel });
   }
@@ -371,6 +378,7 @@ class Run {
     const s = this.settings;
     const st = this.state;
     this.sessionStart = Date.now();
+    this.lastSave = Date.now();
     while (st.epoch < s.epochs && !st.finished) {
       const epoch = st.epoch;
       const bar = progress(this.batchesPerEpoch, `epoch ${epoch + 1}/${s.epochs}`, s.tqdmEnabled, { stream: this.options.progressStream });
@@ -389,22 +397,27 @@ class Run {
             this.pending.push({ loss: result.loss, accuracy: result.accuracy });
             st.step = result.step;
             st.batchInEpoch += 1;
+            // Let signal handlers and timers run: the loop alone only ever yields to microtasks.
+            await new Promise((resolve) => setImmediate(resolve));
             if (st.step % s.logEverySteps === 0) await this.logTrainLine(result.lr, bar, barStart);
             else bar.update(st.batchInEpoch);
-            if (this.options.stopAt?.steps !== undefined && st.step >= this.options.stopAt.steps) {
+            const why = this.options.signal?.aborted ? 'interrupted' : st.step >= (this.options.stopAt?.steps ?? Infinity) ? 'stopAt' : null;
+            if (why) {
               await this.saveLast();
-              this.log(`nlpbook: stopped at step ${st.step} (stopAt); run again to resume`);
+              this.log(`nlpbook: stopped at step ${st.step} (${why}), saved ${lastDir(this.dir)}; run again with the same settings to resume`);
               return;
             }
             if (st.batchInEpoch >= this.batchesPerEpoch) break;
+            if (this.checkpointEveryMs > 0 && Date.now() - this.lastSave >= this.checkpointEveryMs) await this.saveLast();
           }
         }
       } finally {
         bar.stop();
       }
       await this.endEpoch();
-      if (this.options.stopAt?.epochs !== undefined && st.epochsCompleted >= this.options.stopAt.epochs && !st.finished) {
-        this.log(`nlpbook: stopped after epoch ${st.epochsCompleted} (stopAt); run again to resume`);
+      const why = this.options.signal?.aborted ? 'interrupted' : st.epochsCompleted >= (this.options.stopAt?.epochs ?? Infinity) ? 'stopAt' : null;
+      if (why && !st.finished) {
+        this.log(`nlpbook: stopped after epoch ${st.epochsCompleted} (${why}), saved ${lastDir(this.dir)}; run again with the same settings to resume`);
         return;
       }
     }
@@ -533,6 +546,7 @@ class Run {
       state: st,
     });
     syncRankedFolders(this.dir, st);
+    this.lastSave = Date.now();
   }
 
   private appendMetrics(line: object): void {

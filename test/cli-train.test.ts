@@ -143,6 +143,27 @@ describe('nlpbook train / evaluate / predict', () => {
     assert.ok(max <= 1e-6, `final weights differ from the uninterrupted run by ${max}`);
   });
 
+  test('Ctrl+C (SIGINT) stops training after the current step with a checkpoint to resume from', async () => {
+    const dir = path.join(tempDir(), 'run');
+    const metrics = path.join(dir, 'metrics.jsonl');
+    const child = cp.spawn(process.execPath, [path.join(REPO, 'bin', 'nlpbook.js'), ...trainArgs(dir)], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let waited = 0; waited < 60_000 && child.exitCode === null && !fs.existsSync(metrics); waited += 5) await new Promise((r) => setTimeout(r, 5));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /SIGINT: stopping after this step/);
+    const out = lastLine(stdout);
+    assert.equal(out.finished, false);
+    const state = readTrainerState(path.join(dir, 'checkpoints', 'last'));
+    assert.equal(state.finished, false);
+    assert.equal(state.step, out.steps);
+    assert.ok(state.step >= 10 && state.step < 135, `stopped at step ${state.step}`);
+  });
+
   test('predict reads a Python-made folder: the tiny-bert fixture (safetensors) and a copy with only pytorch_model.bin', () => {
     const texts = ['재밌다', '노잼... 돈 아까움', '그냥 그랬다'];
     const missing = runCli(['predict', '--model', TINY_BERT, '--json', ...texts]);

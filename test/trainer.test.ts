@@ -135,6 +135,19 @@ describe('fit', () => {
     assert.deepEqual(third.history.map((h) => ({ ...h })), (await run(straight)).history, 'the same validation scores');
   });
 
+  test('an aborted signal (Ctrl+C in the CLI) stops after the current step and leaves a resumable checkpoint', async () => {
+    const s = settings({ epochs: 2 });
+    const stop = new AbortController();
+    const r = await fit(s, { tokenizer, signal: stop.signal, log: (line) => line.includes('nlpbook: training') && stop.abort() });
+    assert.equal(r.finished, false);
+    assert.equal(r.steps, 1);
+    const state = readTrainerState(r.checkpoint);
+    assert.deepEqual([state.step, state.epoch, state.batchInEpoch, state.finished], [1, 0, 1, false]);
+    const rest = await run(s);
+    assert.deepEqual(rest.resumedFrom, { epoch: 0, step: 1 });
+    assert.equal(rest.steps, 18);
+  });
+
   test('a rerun of a finished run trains nothing; other settings in the same folder are refused', async () => {
     const s = settings({ epochs: 1, testMode: true });
     await run(s);

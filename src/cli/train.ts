@@ -9,7 +9,8 @@ const USAGE = `usage: nlpbook train [--config FILE] [--set key=value]...
 
 Trains settings.pretrainedModelName on NSMC's training split (validation: a held-out part
 of it; the test split is not used). Writes to settings.downstreamModelDir:
-  checkpoints/last/   resumable checkpoint (a rerun with the same settings continues from it)
+  checkpoints/last/   resumable checkpoint (a rerun with the same settings continues from it;
+                      saved at every epoch end, every 30 minutes, and on Ctrl+C)
   checkpoints/epoch=E-step=S-val_loss=L/   the saveTopK best checkpoints
   best/               the best model, Hugging Face layout (nlpbook evaluate/predict --model)
   metrics.jsonl       one JSON line per logEverySteps steps and per validation
@@ -29,7 +30,24 @@ export const command = {
       return;
     }
     const settings = settingsFromCli({ config: values.config, set: values.set });
-    const r = await fit(settings);
+    // Ctrl+C (or a polite kill): finish the current step, save checkpoints/last, print the result.
+    // A second one quits at once (the previous checkpoint is still there).
+    const stop = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stop.signal.aborted) process.exit(130);
+      console.error(`nlpbook train: ${signal}: stopping after this step and saving a checkpoint (again to quit now)`);
+      stop.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let r;
+    try {
+      r = await fit(settings, { signal: stop.signal });
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    if (!r.finished) process.exitCode = 130;
     console.log(
       JSON.stringify({
         model: r.model,
