@@ -20,9 +20,14 @@ export function quickRun(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.NLPBOOK_NOTEBOOK_TEST === '1';
 }
 
-/** A fresh empty folder under the system's temp folder, for a run whose output is not kept. */
+const scratch: string[] = [];
+
+/** A fresh empty folder under the system's temp folder, for a run whose output is not kept: removed when the process (kernel) exits. */
 export function scratchDir(name: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `nlpbook-${name}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nlpbook-${name}-`));
+  if (scratch.length === 0) process.on('exit', () => scratch.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  scratch.push(dir);
+  return dir;
 }
 
 /**

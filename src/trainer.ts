@@ -349,7 +349,7 @@ class Run {
     const sched = this.task.schedule;
     this.log(
       `nlpbook: training ${this.settings.pretrainedModelName} on ${this.data.trainExamples} examples ` +
-        `(${this.data.validationExamples} for validation), ${s.epochs} epochs x ${this.batchesPerEpoch} batches of ${s.batchSize}` +
+        `(${this.data.validationExamples} for validation), ${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${this.batchesPerEpoch} batches of ${s.batchSize}` +
         `${s.testMode ? ' (testMode)' : ''}; lr ${s.learningRate} with ${sched.warmupSteps} warmup steps of ${sched.totalSteps}; -> ${this.dir}`,
     );
   }
