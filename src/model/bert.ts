@@ -369,7 +369,9 @@ function initialValue(spec: ParamSpec, config: BertConfig, seed: number): tf.Ten
       const value = tf.randomNormal(spec.shape, 0, config.initializerRange, 'float32', seed);
       const pad = config.padTokenId;
       if (pad === null) return value;
-      return tf.tidy(() => tf.where(tf.equal(tf.range(0, spec.shape[0], 1, 'int32').reshape([-1, 1]), pad), tf.zerosLike(value), value));
+      const zeroed = tf.tidy(() => tf.where(tf.equal(tf.range(0, spec.shape[0], 1, 'int32').reshape([-1, 1]), pad), tf.zerosLike(value), value));
+      value.dispose();
+      return zeroed;
     }
   }
 }
