@@ -2,6 +2,7 @@
 import { parseArgs } from 'util';
 import { check } from '../errors';
 import { evaluate } from '../evaluate';
+import { optionalInt } from './inputs';
 
 const USAGE = `usage: nlpbook evaluate --model DIR --data TSV [--tokenizer DIR] [--max-length N] [--batch-size N] [--json]
 
@@ -50,10 +51,3 @@ export const command = {
     }
   },
 };
-
-export function optionalInt(text: string | undefined, flag: string, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  check(Number.isInteger(n) && n >= min, `${flag} must be an integer of at least ${min}, got "${text}"`);
-  return n;
-}

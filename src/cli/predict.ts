@@ -1,9 +1,8 @@
 // `nlpbook predict`: the sentiment of texts with a trained model folder (course step 9).
-import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { check, NlpbookError } from '../errors';
+import { check } from '../errors';
 import { predict } from '../predict';
-import { optionalInt } from './evaluate';
+import { inputTexts, optionalInt } from './inputs';
 
 const USAGE = `usage: nlpbook predict --model DIR [--tokenizer DIR] [--max-length N] [--json] (--file FILE | TEXT...)
 
@@ -37,9 +36,7 @@ export const command = {
       return;
     }
     check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
-    check(values.file === undefined || positionals.length === 0, 'give either --file FILE or TEXT arguments, not both');
-    check(values.file !== undefined || positionals.length > 0, 'nothing to classify: give TEXT arguments or --file FILE (see --help)');
-    const texts = values.file !== undefined ? readLines(values.file) : positionals;
+    const texts = inputTexts(values.file, positionals, 'classify');
     const results = await predict(values.model, texts, {
       tokenizerDir: values.tokenizer,
       maxLength: optionalInt(values['max-length'], '--max-length', 2),
@@ -51,16 +48,3 @@ export const command = {
     }
   },
 };
-
-/** One text per line; a final newline does not add an empty text, "\r\n" endings are fine. */
-function readLines(file: string): string[] {
-  let content: string;
-  try {
-    content = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new NlpbookError(`--file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const lines = content.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}

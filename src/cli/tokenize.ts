@@ -1,8 +1,8 @@
 // `nlpbook tokenize`: shows how the model's tokenizer cuts sentences into WordPiece tokens and ids,
 // the same ids Python's BertTokenizer gives (course step 4).
-import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { NlpbookError, check } from '../errors';
+import { check } from '../errors';
+import { inputTexts } from './inputs';
 import { DEFAULT_SETTINGS } from '../settings';
 import { BertTokenizer } from '../tokenizer';
 
@@ -38,9 +38,7 @@ export const command = {
     }
     const maxLength = Number(values['max-length'] ?? DEFAULT_SETTINGS.maxSeqLength);
     check(Number.isInteger(maxLength) && maxLength >= 2, `--max-length must be an integer of at least 2, got "${values['max-length']}"`);
-    check(values.file === undefined || positionals.length === 0, 'give either --file FILE or TEXT arguments, not both');
-    check(values.file !== undefined || positionals.length > 0, 'nothing to tokenize: give TEXT arguments or --file FILE (see --help)');
-    const texts = values.file !== undefined ? readLines(values.file) : positionals;
+    const texts = inputTexts(values.file, positionals, 'tokenize');
 
     const tokenizer = await BertTokenizer.fromPretrained(values.model ?? DEFAULT_SETTINGS.pretrainedModelName);
     for (const text of texts) {
@@ -53,16 +51,3 @@ export const command = {
     }
   },
 };
-
-/** One text per line; a final newline does not add an empty text, "\r\n" endings are fine. */
-function readLines(file: string): string[] {
-  let content: string;
-  try {
-    content = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (e) {
-    throw new NlpbookError(`--file ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const lines = content.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
