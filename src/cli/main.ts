@@ -15,6 +15,7 @@ const commands: Record<string, () => Command> = {
   train: () => require('./train').command,
   evaluate: () => require('./evaluate').command,
   predict: () => require('./predict').command,
+  bench: () => require('./bench').command,
 };
 
 export async function main(argv: string[]): Promise<void> {
