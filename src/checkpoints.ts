@@ -141,22 +141,27 @@ export function checkpointName(monitor: string, epoch: number, step: number, val
   return `epoch=${epoch}-step=${step}-${metric}=${value.toFixed(4)}`;
 }
 
-export interface CheckpointContents {
+/** What a checkpoint folder holds. `S` is the run's state (trainer-state.json); pretraining has its own. */
+export interface CheckpointContents<S extends { format: string } = TrainerState> {
   model: BertPreTrainedModel;
-  settings: Settings;
+  /** Written as settings.json (fine-tuning runs). */
+  settings?: Settings;
+  /** More JSON files for the folder, by file name (e.g. pretrain-settings.json). */
+  files?: Record<string, unknown>;
   /** tokenizerFiles(tokenizer) */
   tokenizer: Map<string, string>;
   optimizer: AdamWState;
-  state: TrainerState;
+  state: S;
 }
 
 /** Writes a full checkpoint as <dir>/checkpoints/last, replacing the previous one; returns its path. */
-export function saveLastCheckpoint(dir: string, contents: CheckpointContents): string {
+export function saveLastCheckpoint<S extends { format: string } = TrainerState>(dir: string, contents: CheckpointContents<S>): string {
   const target = lastDir(dir);
   const tmp = tempDirFor(target);
   try {
     fs.mkdirSync(tmp, { recursive: true });
     saveModel(contents.model, tmp, { settings: contents.settings });
+    for (const [name, value] of Object.entries(contents.files ?? {})) writeJsonAtomic(path.join(tmp, name), value);
     writeTokenizerFiles(contents.tokenizer, tmp);
     writeOptimizerState(path.join(tmp, OPTIMIZER_FILE), contents.optimizer);
     writeJsonAtomic(path.join(tmp, TRAINER_STATE_FILE), contents.state);
@@ -171,8 +176,9 @@ export function saveLastCheckpoint(dir: string, contents: CheckpointContents): s
 /**
  * Puts `last` back if a crash left it renamed aside, and removes leftovers of
  * interrupted writes. Returns the trainer state in `last`, or null when there is none.
+ * `format` is the state's expected format (default: the fine-tuning trainer's).
  */
-export function recoverLast(dir: string): TrainerState | null {
+export function recoverLast<S extends { format: string } = TrainerState>(dir: string, format = STATE_FORMAT): S | null {
   const folder = checkpointsDir(dir);
   if (!fs.existsSync(folder)) return null;
   const target = lastDir(dir);
@@ -191,20 +197,20 @@ export function recoverLast(dir: string): TrainerState | null {
     }
   }
   if (!fs.existsSync(target)) return null;
-  return readTrainerState(target);
+  return readTrainerState<S>(target, format);
 }
 
-/** Reads and checks <checkpoint>/trainer-state.json. */
-export function readTrainerState(checkpoint: string): TrainerState {
+/** Reads and checks <checkpoint>/trainer-state.json (`format`: as in recoverLast). */
+export function readTrainerState<S extends { format: string } = TrainerState>(checkpoint: string, format = STATE_FORMAT): S {
   const file = path.join(checkpoint, TRAINER_STATE_FILE);
-  let state: TrainerState;
+  let state: S;
   try {
     state = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
     throw new NlpbookError(`${file}: cannot read the trainer state (${(e as Error).message.split('\n')[0]}); delete ${checkpoint} to start over`);
   }
-  if (state?.format !== STATE_FORMAT) {
-    throw new NlpbookError(`${file}: format ${JSON.stringify(state?.format)}, expected "${STATE_FORMAT}"; delete ${checkpoint} to start over`);
+  if (state?.format !== format) {
+    throw new NlpbookError(`${file}: format ${JSON.stringify(state?.format)}, expected "${format}"; delete ${checkpoint} to start over`);
   }
   return state;
 }

@@ -121,15 +121,17 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
 // notebook table and docs/settings.md all read it, so they cannot disagree.
 
 export type SettingsFieldName = keyof Settings;
-export type SettingType = 'string' | 'nullable string' | 'integer' | 'number' | 'boolean' | 'enum';
+export type SettingType = 'string' | 'nullable string' | 'string list' | 'integer' | 'number' | 'boolean' | 'enum';
 /** Groups for docs and notebooks, in the order the course uses them. */
 export type SettingsGroup = 'model' | 'corpus' | 'features' | 'training' | 'checkpoints' | 'runtime';
 
-export interface SettingsField {
+/**
+ * What a value of one field must be. Shared by every settings-like object of the
+ * course (these Settings, the pretraining settings of src/pretrain-settings.ts), so
+ * they all validate and word their one-line errors the same way.
+ */
+export interface FieldRule {
   type: SettingType;
-  group: SettingsGroup;
-  /** The same field's name in ratsnlp's ClassificationTrainArguments; null for what the course adds. */
-  ratsnlp: string | null;
   /** What the field means (one sentence). */
   doc: string;
   /** Allowed values of an enum. */
@@ -139,10 +141,16 @@ export interface SettingsField {
   max?: number;
   minExclusive?: boolean;
   maxExclusive?: boolean;
-  /** Strings that must not be empty. */
+  /** Strings (and list items) that must not be empty. */
   nonEmpty?: boolean;
   /** A field kept for parity with ratsnlp that can only have this one value here, and why. */
   only?: { value: boolean | number; reason: string };
+}
+
+export interface SettingsField extends FieldRule {
+  group: SettingsGroup;
+  /** The same field's name in ratsnlp's ClassificationTrainArguments; null for what the course adds. */
+  ratsnlp: string | null;
   /** Why changing this field has no effect here (it is still validated and saved). */
   noEffect?: string;
   /** Shown instead of the default value where the default depends on the machine. */
@@ -295,11 +303,16 @@ export const SETTINGS_FIELD_NAMES = Object.keys(SETTINGS_FIELDS) as readonly Set
 
 /** What a field accepts, as the error messages and docs say it, e.g. "an integer from 1 to 4096". */
 export function settingAccepts(name: SettingsFieldName): string {
-  const f = SETTINGS_FIELDS[name];
+  return ruleAccepts(SETTINGS_FIELDS[name]);
+}
+
+/** What a field with this rule accepts, in words. */
+export function ruleAccepts(f: Readonly<FieldRule>): string {
   if (f.only) return String(f.only.value);
   switch (f.type) {
     case 'string': return f.nonEmpty ? 'a non-empty string' : 'a string';
     case 'nullable string': return 'a string or null';
+    case 'string list': return f.nonEmpty ? 'a list of non-empty strings' : 'a list of strings';
     case 'boolean': return 'true or false';
     case 'enum': return `one of ${f.values!.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'integer':
@@ -319,11 +332,12 @@ export function settingAccepts(name: SettingsFieldName): string {
 }
 
 /** True when `value` is acceptable for the field. */
-function fieldAccepts(f: Readonly<SettingsField>, value: unknown): boolean {
+function fieldAccepts(f: Readonly<FieldRule>, value: unknown): boolean {
   if (f.only) return value === f.only.value;
   switch (f.type) {
     case 'string': return typeof value === 'string' && (!f.nonEmpty || value.trim() !== '');
     case 'nullable string': return value === null || typeof value === 'string';
+    case 'string list': return Array.isArray(value) && value.every((v) => typeof v === 'string' && (!f.nonEmpty || v.trim() !== ''));
     case 'boolean': return typeof value === 'boolean';
     case 'enum': return typeof value === 'string' && f.values!.includes(value);
     case 'integer':
@@ -346,11 +360,10 @@ function shown(value: unknown): string {
 }
 
 /** Throws the one-line error for a bad value of a known field. */
-function checkField(name: SettingsFieldName, value: unknown, source: string): void {
-  const f = SETTINGS_FIELDS[name];
+function checkRule(f: Readonly<FieldRule>, name: string, value: unknown, source: string): void {
   if (fieldAccepts(f, value)) return;
   const why = f.only ? `: ${f.only.reason}` : '';
-  throw new NlpbookError(`${source}: field "${name}" must be ${settingAccepts(name)} (got ${shown(value)})${why}`);
+  throw new NlpbookError(`${source}: field "${name}" must be ${ruleAccepts(f)} (got ${shown(value)})${why}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -364,28 +377,54 @@ function squash(name: string): string {
 
 /** The field a mistyped name most likely meant, or undefined when none is close. */
 export function suggestField(name: string): SettingsFieldName | undefined {
+  return closestField(name, SETTINGS_FIELD_NAMES);
+}
+
+/** Of `fields`, the one a mistyped `name` most likely meant, or undefined when none is close. */
+export function closestField<K extends string>(name: string, fields: readonly K[]): K | undefined {
   const key = squash(name);
   if (!key) return undefined;
-  let best: SettingsFieldName | undefined;
+  let best: K | undefined;
   let bestDistance = Infinity;
-  for (const field of SETTINGS_FIELD_NAMES) {
+  for (const field of fields) {
     const d = distance(key, field.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [field, d];
   }
   if (best && bestDistance <= Math.max(2, Math.ceil(best.length / 4))) return best;
   // A clear prefix ("batch" -> batchSize) is a good guess too, if only one field starts so.
-  const prefixed = SETTINGS_FIELD_NAMES.filter((f) => key.length >= 4 && f.toLowerCase().startsWith(key));
+  const prefixed = fields.filter((f) => key.length >= 4 && f.toLowerCase().startsWith(key));
   return prefixed.length === 1 ? prefixed[0] : undefined;
 }
 
-function unknownFieldError(name: string, source: string): NlpbookError {
-  const guess = suggestField(name);
-  const hint = guess ? `did you mean "${guess}"?` : 'the fields are listed by `nlpbook settings` and in docs/settings.md';
+/**
+ * A field table with its defaults: what validateFields checks an object against.
+ * `example` is shown when the input is not an object at all, `listedBy` when an
+ * unknown field has no close match.
+ */
+export interface FieldTable<T extends object> {
+  fields: { readonly [K in keyof T & string]: Readonly<FieldRule> };
+  defaults: Readonly<T>;
+  /** e.g. 'settings like {"batchSize": 32}' */
+  example: string;
+  /** e.g. '`nlpbook settings` and docs/settings.md' */
+  listedBy: string;
+}
+
+const SETTINGS_TABLE: FieldTable<Settings> = {
+  fields: SETTINGS_FIELDS,
+  defaults: DEFAULT_SETTINGS,
+  example: 'settings like {"batchSize": 32}',
+  listedBy: '`nlpbook settings` and in docs/settings.md',
+};
+
+function unknownFieldError(name: string, source: string, table: FieldTable<object>): NlpbookError {
+  const guess = closestField(name, Object.keys(table.fields));
+  const hint = guess ? `did you mean "${guess}"?` : `the fields are listed by ${table.listedBy}`;
   return new NlpbookError(`${source}: unknown field "${name}" (${hint})`);
 }
 
-function isField(name: string): name is SettingsFieldName {
-  return Object.prototype.hasOwnProperty.call(SETTINGS_FIELDS, name);
+function isFieldOf(table: FieldTable<object>, name: string): boolean {
+  return Object.prototype.hasOwnProperty.call(table.fields, name);
 }
 
 // ---------------------------------------------------------------------------
@@ -398,18 +437,29 @@ function isField(name: string): name is SettingsFieldName {
  * `source` and the field for the first problem found.
  */
 export function validateSettings(obj: unknown, source = 'settings'): Settings {
+  return validateFields(SETTINGS_TABLE, obj, source);
+}
+
+/**
+ * validateSettings for any field table: a new, complete object in table order,
+ * missing (or undefined) fields taking their defaults; the first problem throws a
+ * one-line NlpbookError naming `source` and the field. List values are copied.
+ */
+export function validateFields<T extends object>(table: FieldTable<T>, obj: unknown, source: string): T {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    throw new NlpbookError(`${source}: expected an object of settings like {"batchSize": 32} (got ${Array.isArray(obj) ? 'an array' : shown(obj)})`);
+    throw new NlpbookError(`${source}: expected an object of ${table.example} (got ${Array.isArray(obj) ? 'an array' : shown(obj)})`);
   }
   const given = obj as Record<string, unknown>;
-  for (const key of Object.keys(given)) if (!isField(key)) throw unknownFieldError(key, source);
-  const out = {} as Record<SettingsFieldName, unknown>;
-  for (const name of SETTINGS_FIELD_NAMES) {
-    const value = given[name] === undefined ? DEFAULT_SETTINGS[name] : given[name];
-    checkField(name, value, source);
-    out[name] = value;
+  for (const key of Object.keys(given)) if (!isFieldOf(table, key)) throw unknownFieldError(key, source, table);
+  const out: Record<string, unknown> = {};
+  const fields = table.fields as Record<string, Readonly<FieldRule>>;
+  const defaults = table.defaults as Record<string, unknown>;
+  for (const name of Object.keys(fields)) {
+    const value = given[name] === undefined ? defaults[name] : given[name];
+    checkRule(fields[name], name, value, source);
+    out[name] = Array.isArray(value) ? [...value] : value;
   }
-  return out as unknown as Settings;
+  return out as T;
 }
 
 /** The defaults with `overrides` applied, validated: a new plain object (not frozen, change it freely). */
@@ -431,6 +481,11 @@ export function saveSettings(settings: Settings, dir: string, file = 'settings.j
 
 /** Reads and validates a settings JSON file (missing fields take defaults). */
 export function loadSettings(file: string): Settings {
+  return validateSettings(readSettingsJson(file), file);
+}
+
+/** The parsed JSON of a settings file, not yet validated; one-line errors for a missing or malformed file. */
+export function readSettingsJson(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -447,7 +502,7 @@ export function loadSettings(file: string): Settings {
     const reason = firstLine((e as Error).message).replace(/ in JSON at position \d+.*$/, '');
     throw new NlpbookError(`${file}: not valid JSON${jsonErrorWhere(text, e as Error)} (${reason})`);
   }
-  return validateSettings(parsed, file);
+  return parsed;
 }
 
 /** " at line L, column C" from JSON.parse's "at position N", or "" when it gives none. */
@@ -466,8 +521,7 @@ function firstLine(message: string): string {
 // Command line: `--set key=value` pairs and --config files.
 
 /** Converts a --set value by the field's type; leaves what does not convert as text, so validation names it. */
-function convertCliValue(name: SettingsFieldName, text: string): unknown {
-  const f = SETTINGS_FIELDS[name];
+function convertCliValue(f: Readonly<FieldRule>, text: string): unknown {
   switch (f.type) {
     case 'integer':
     case 'number': {
@@ -476,6 +530,8 @@ function convertCliValue(name: SettingsFieldName, text: string): unknown {
     }
     case 'boolean': return text === 'true' ? true : text === 'false' ? false : text;
     case 'nullable string': return text === 'null' ? null : text;
+    // Comma-separated; an empty value is the empty list.
+    case 'string list': return text.trim() === '' ? [] : text.split(',').map((t) => t.trim());
     default: return text;
   }
 }
@@ -486,19 +542,25 @@ function convertCliValue(name: SettingsFieldName, text: string): unknown {
  * config file, each error naming its argument. The last pair for a key wins.
  */
 export function parseSetArgs(pairs: readonly string[], base: Settings = DEFAULT_SETTINGS): Partial<Settings> {
+  return parseSetPairs(SETTINGS_TABLE, pairs, base);
+}
+
+/** parseSetArgs for any field table. */
+export function parseSetPairs<T extends object>(table: FieldTable<T>, pairs: readonly string[], base: T = table.defaults as T): Partial<T> {
   const overrides: Record<string, unknown> = {};
+  const fields = table.fields as Record<string, Readonly<FieldRule>>;
   for (const pair of pairs) {
     const source = `--set ${pair}`;
     const eq = pair.indexOf('=');
     if (eq <= 0) throw new NlpbookError(`${source}: expected key=value, e.g. --set batchSize=16`);
     const key = pair.slice(0, eq).trim();
-    if (!isField(key)) throw unknownFieldError(key, source);
-    const value = convertCliValue(key, pair.slice(eq + 1));
-    checkField(key, value, source);
+    if (!isFieldOf(table, key)) throw unknownFieldError(key, source, table);
+    const value = convertCliValue(fields[key], pair.slice(eq + 1));
+    checkRule(fields[key], key, value, source);
     overrides[key] = value;
   }
-  validateSettings({ ...base, ...overrides }, '--set');
-  return overrides as Partial<Settings>;
+  validateFields(table, { ...base, ...overrides }, '--set');
+  return overrides as Partial<T>;
 }
 
 /** The effective settings of a command: defaults <- the --config file <- --set pairs. */

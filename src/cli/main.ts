@@ -15,6 +15,7 @@ const commands: Record<string, () => Command> = {
   train: () => require('./train').command,
   evaluate: () => require('./evaluate').command,
   predict: () => require('./predict').command,
+  pretrain: () => require('./pretrain').command,
   bench: () => require('./bench').command,
 };
 

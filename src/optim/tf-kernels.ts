@@ -123,3 +123,20 @@ export function l2Loss(x: tf.Tensor): tf.Scalar {
   const b = nodeBackend();
   return b.executeSingleOutput('L2Loss', [floatAttr(b, 'T')], [x]) as tf.Scalar;
 }
+
+/**
+ * TensorFlow's SparseSoftmaxCrossEntropyWithLogits: per-row loss [rows] and its
+ * gradient with respect to the logits [rows, classes] (softmax - one-hot), both from ONE
+ * pass over the logits. For a 30,000-word vocabulary the tfjs-ops version (log-softmax,
+ * one-hot, multiply, sum, then autodiff back through each) makes ~8 passes.
+ */
+export function sparseSoftmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): { loss: tf.Tensor1D; backprop: tf.Tensor2D } {
+  const b = nodeBackend();
+  const [loss, backprop] = b.executeMultipleOutputs(
+    'SparseSoftmaxCrossEntropyWithLogits',
+    [floatAttr(b, 'T'), { name: 'Tlabels', type: b.binding.TF_ATTR_TYPE, value: b.binding.TF_INT32 }],
+    [logits, labels],
+    2,
+  );
+  return { loss: loss as tf.Tensor1D, backprop: backprop as tf.Tensor2D };
+}

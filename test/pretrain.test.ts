@@ -1,0 +1,344 @@
+// MLM pretraining (course step 3b) on a tiny BERT and a slice of NSMC's TRAINING file:
+// the masking rules, the sequences, that training lowers the loss, that the saved folder
+// loads as a classifier like kcbert-base does, exact resume, reuse of a finished model,
+// one-line errors for bad settings, and that the test split is never read.
+import { before, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend, tf } from '../src/backend';
+import { maxWeightDifference } from '../src/checkpoints';
+import { NlpbookError } from '../src/errors';
+import { fillMask } from '../src/fill-mask';
+import { maskBatch, maskCandidates, maskingVocab, maskSequence, tokensToPredict, type MaskingOptions, type MaskingVocab } from '../src/masking';
+import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/bert';
+import { pretrain, pretrainMetrics, PRETRAIN_RESULT_FILE, type PretrainOptions } from '../src/pretrain';
+import { buildSequences, SequenceStore } from '../src/pretrain-data';
+import {
+  makePretrainSettings, parsePretrainSetArgs, PRETRAIN_SETTINGS_FILE, validatePretrainSettings, type PretrainSettings,
+} from '../src/pretrain-settings';
+import { crossEntropy, sparseCrossEntropy } from '../src/optim/loss';
+import { Rng } from '../src/random';
+import { BertTokenizer } from '../src/tokenizer';
+import { jsonLines, KCBERT_DIR, NSMC_DIR, runCli, tempDir } from './helpers';
+
+const TRAIN_ROWS = 300;
+let tokenizer: BertTokenizer;
+let vocab: MaskingVocab;
+let corpusRoot: string;
+let sentences: string[];
+const quiet: PretrainOptions['log'] = () => {};
+const BERT: MaskingOptions = { maskProb: 0.15, maskTokenProb: 0.8, randomTokenProb: 0.1, wholeWordMasking: true };
+
+/**
+ * A corpus root with the first rows of NSMC's training file, and in place of
+ * ratings_test.txt a FOLDER: anything that tried to read or hash the test split would fail.
+ */
+function trainOnlyCorpus(rows: number): string {
+  const root = tempDir('nlpbook-pretrain-corpus-');
+  fs.mkdirSync(path.join(root, 'nsmc', 'ratings_test.txt'), { recursive: true });
+  const lines = fs.readFileSync(path.join(NSMC_DIR, 'ratings_train.txt'), 'utf8').split('\n').slice(0, rows + 1);
+  fs.writeFileSync(path.join(root, 'nsmc', 'ratings_train.txt'), `${lines.join('\n')}\n`);
+  return root;
+}
+
+before(async () => {
+  await initBackend();
+  tokenizer = BertTokenizer.fromFolder(KCBERT_DIR);
+  vocab = maskingVocab(tokenizer);
+  corpusRoot = trainOnlyCorpus(TRAIN_ROWS);
+  sentences = fs.readFileSync(path.join(NSMC_DIR, 'ratings_train.txt'), 'utf8').split('\n').slice(1, 2001).map((l) => l.split('\t')[1]).filter(Boolean);
+});
+
+/** Tiny-model settings on the train-only slice, writing to a fresh folder. */
+function tiny(overrides: Partial<PretrainSettings> = {}): PretrainSettings {
+  return makePretrainSettings({
+    tokenizer: KCBERT_DIR,
+    corpusRootDir: corpusRoot,
+    outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model'),
+    layers: 1, hidden: 32, heads: 2, intermediate: 64, maxPositions: 64, maxSeqLength: 64,
+    batchSize: 32, steps: 20, learningRate: 1e-2, warmupRatio: 0.1, heldOutDocuments: 40,
+    logEverySteps: 5, tqdmEnabled: false, checkpointEveryMinutes: 0,
+    ...overrides,
+  });
+}
+
+const run = (s: PretrainSettings, options: PretrainOptions = {}) => pretrain(s, { tokenizer, log: quiet, ...options });
+
+describe('masking', () => {
+  test('15% of the real tokens are chosen; of those 80% [MASK], 10% random, 10% kept', () => {
+    const rng = new Rng(1);
+    const n = 200;
+    let chosen = 0;
+    let real = 0;
+    const kinds = { mask: 0, random: 0, kept: 0 };
+    for (let draw = 0; draw < 300; draw++) {
+      const ids = [tokenizer.clsTokenId, ...Array.from({ length: n }, () => 5 + rng.int(tokenizer.vocabSize - 5)), tokenizer.sepTokenId];
+      const m = maskSequence(ids, vocab, BERT, rng);
+      real += n;
+      chosen += m.positions.length;
+      assert.equal(m.positions.length, tokensToPredict(n, 0.15)); // 30: single pieces always fit
+      m.positions.forEach((p, k) => {
+        assert.equal(m.labels[k], ids[p], 'the label is the original token');
+        const shown = m.inputIds[p];
+        if (shown === tokenizer.maskTokenId) kinds.mask++;
+        else if (shown === ids[p]) kinds.kept++;
+        else {
+          kinds.random++;
+          assert.equal(vocab.special[shown], 0, 'random replacements are never special tokens');
+        }
+      });
+      // Positions not chosen are untouched.
+      const chosenSet = new Set(m.positions);
+      for (let i = 0; i < ids.length; i++) if (!chosenSet.has(i)) assert.equal(m.inputIds[i], ids[i]);
+    }
+    assert.equal(chosen / real, 0.15);
+    const total = kinds.mask + kinds.random + kinds.kept;
+    assert.ok(Math.abs(kinds.mask / total - 0.8) < 0.02, `[MASK] share ${kinds.mask / total}`);
+    assert.ok(Math.abs(kinds.random / total - 0.1) < 0.02, `random share ${kinds.random / total}`);
+    assert.ok(Math.abs(kinds.kept / total - 0.1) < 0.02, `kept share ${kinds.kept / total}`);
+  });
+
+  test('special tokens and padding are never chosen; every sequence gets at least one; a batch is padded and flat-indexed', () => {
+    const rng = new Rng(2);
+    const { clsTokenId: cls, sepTokenId: sep, unkTokenId: unk, maskTokenId } = tokenizer;
+    const seqs = [
+      [cls, 100, unk, 200, sep, 300, sep],
+      [cls, 400, sep],
+      [cls, maskTokenId!, 500, 600, 700, sep],
+    ];
+    for (let draw = 0; draw < 200; draw++) {
+      const b = maskBatch(seqs, vocab, BERT, rng);
+      assert.equal(b.length, 7);
+      assert.equal(b.batch, 3);
+      assert.deepEqual([...b.attentionMask!], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0]);
+      assert.equal(b.realTokens, 16);
+      const rowsHit = new Set<number>();
+      b.positions.forEach((flat, k) => {
+        const row = Math.floor(flat / b.length);
+        const col = flat % b.length;
+        rowsHit.add(row);
+        assert.ok(col < seqs[row].length, 'never padding');
+        assert.equal(vocab.special[seqs[row][col]], 0, `never a special token (row ${row} col ${col})`);
+        assert.equal(b.labels[k], seqs[row][col]);
+      });
+      assert.deepEqual([...rowsHit].sort(), [0, 1, 2], 'each sequence has at least one chosen token');
+      for (let i = 0; i < b.inputIds.length; i++) if (b.attentionMask![i] === 0) assert.equal(b.inputIds[i], tokenizer.padTokenId);
+    }
+    // A batch without padding has no mask at all (the model skips it).
+    assert.equal(maskBatch([seqs[0], seqs[0]], vocab, BERT, rng).attentionMask, null);
+  });
+
+  test('whole-word masking chooses every ## piece of a word together; without it, words get split', () => {
+    const split = (wholeWordMasking: boolean) => {
+      const rng = new Rng(3);
+      let partial = 0;
+      let chosenTotal = 0;
+      let realTotal = 0;
+      for (const text of sentences.slice(0, 400)) {
+        const ids = tokenizer.encode(text, { maxLength: 64 }).inputIds;
+        const words = maskCandidates(ids, vocab, true);
+        const m = maskSequence(ids, vocab, { ...BERT, wholeWordMasking }, rng);
+        const chosen = new Set(m.positions);
+        for (const w of words) {
+          const hit = w.filter((p) => chosen.has(p)).length;
+          if (hit > 0 && hit < w.length) partial++;
+        }
+        chosenTotal += m.positions.length;
+        realTotal += words.reduce((a, w) => a + w.length, 0);
+      }
+      return { partial, share: chosenTotal / realTotal };
+    };
+    const wwm = split(true);
+    const pieces = split(false);
+    assert.equal(wwm.partial, 0, 'no word is ever partly chosen');
+    assert.ok(pieces.partial > 20, `without whole-word masking words are split (${pieces.partial})`);
+    // Short sentences get at least one token, so the share is a little over 15%.
+    for (const r of [wwm, pieces]) assert.ok(r.share > 0.14 && r.share < 0.2, `chosen share ${r.share}`);
+    // The grouping itself: "##" pieces join the piece before them, specials split words.
+    const ids = tokenizer.encode('재밌었어요 완전').inputIds;
+    const tokens = ids.map((id) => tokenizer.idToToken(id)!);
+    const groups = maskCandidates(ids, vocab, true).map((g) => g.map((p) => tokens[p]).join(' '));
+    assert.ok(groups.every((g) => !g.startsWith('##')), JSON.stringify(groups));
+    assert.equal(groups.join(' '), tokens.slice(1, -1).join(' '));
+  });
+
+  test('the same generator state gives the same masks', () => {
+    const ids = tokenizer.encode(sentences[0]).inputIds;
+    assert.deepEqual(maskSequence(ids, vocab, BERT, new Rng(9)), maskSequence(ids, vocab, BERT, new Rng(9)));
+  });
+});
+
+describe('sequences', () => {
+  const pieces = new SequenceStore(Int32Array.from([10, 11, 12, 20, 21, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39]), Int32Array.from([0, 3, 5, 15]));
+  const ids = { clsTokenId: 2, sepTokenId: 3, padTokenId: 0 };
+  test('one document per sequence: [CLS] pieces [SEP], cut to maxSeqLength', () => {
+    const s = buildSequences(pieces, [0, 1, 2], vocab, { ...ids, maxSeqLength: 8, packing: false });
+    assert.deepEqual([0, 1, 2].map((i) => [...s.sequence(i)]), [[2, 10, 11, 12, 3], [2, 20, 21, 3], [2, 30, 31, 32, 33, 34, 35, 3]]);
+  });
+  test('packing: [CLS] d1 [SEP] d2 [SEP] ... up to maxSeqLength; long documents split', () => {
+    const s = buildSequences(pieces, [0, 1, 2], vocab, { ...ids, maxSeqLength: 8, packing: true });
+    assert.deepEqual([...Array(s.length).keys()].map((i) => [...s.sequence(i)]), [
+      [2, 10, 11, 12, 3, 20, 21, 3],
+      [2, 30, 31, 32, 33, 34, 35, 3],
+      [2, 36, 37, 38, 39, 3],
+    ]);
+  });
+});
+
+describe('pretrain', () => {
+  let straight: Awaited<ReturnType<typeof run>>;
+  let straightSettings: PretrainSettings;
+
+  test('trains (loss falls), saves a Hugging Face folder that loads as a classifier like kcbert-base', async () => {
+    straightSettings = tiny({ steps: 40 });
+    straight = await run(straightSettings);
+    const dir = straightSettings.outputDir!;
+    assert.equal(straight.finished, true);
+    assert.equal(straight.steps, 40);
+    assert.equal(straight.stoppedBy, 'steps');
+    assert.equal(straight.data.documents, TRAIN_ROWS, 'the train slice\'s documents, nothing else');
+    assert.equal(straight.data.heldOutDocuments, 40);
+
+    const { train, heldout } = pretrainMetrics(dir);
+    assert.deepEqual(train.map((l) => l.step), [5, 10, 15, 20, 25, 30, 35, 40]);
+    const first = train[0].loss;
+    const last = train[train.length - 1].loss;
+    assert.ok(last < first - 1.5, `MLM loss ${first.toFixed(3)} -> ${last.toFixed(3)}: expected a clear fall`);
+    assert.ok(first > 9 && first < 11, `starts near ln(30000) = 10.3: ${first}`);
+    assert.equal(heldout.length, 1);
+    assert.ok(straight.mlmLoss !== null && straight.mlmLoss < first - 1, `held-out loss ${straight.mlmLoss}`);
+    assert.ok(straight.mlmAccuracy !== null && straight.mlmAccuracy > 0 && straight.mlmAccuracy < 1);
+    assert.ok(straight.heldOutMasked > 40);
+
+    for (const f of ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'tokenizer.json', PRETRAIN_SETTINGS_FILE, PRETRAIN_RESULT_FILE, 'metrics.jsonl']) {
+      assert.ok(fs.existsSync(path.join(dir, f)), f);
+    }
+    assert.ok(!fs.existsSync(path.join(dir, 'checkpoints')), 'the resume checkpoint is removed once the model is saved');
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    assert.deepEqual(config.architectures, ['BertForMaskedLM']);
+    assert.deepEqual([config.vocab_size, config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.max_position_embeddings], [30000, 32, 1, 2, 64]);
+
+    // Step 3 loads it like kcbert-base: only the new head (and the pooler MLM never trains) are fresh.
+    const classifier = BertForSequenceClassification.fromPretrained(dir, { numLabels: 2, quiet: true });
+    assert.deepEqual(classifier.loadReport!.missingKeys.sort(), ['bert.pooler.dense.bias', 'bert.pooler.dense.weight', 'classifier.bias', 'classifier.weight']);
+    assert.deepEqual(classifier.loadReport!.unexpectedKeys.sort(), [
+      'cls.predictions.bias', 'cls.predictions.transform.LayerNorm.bias', 'cls.predictions.transform.LayerNorm.weight',
+      'cls.predictions.transform.dense.bias', 'cls.predictions.transform.dense.weight',
+    ]);
+    classifier.dispose();
+    assert.equal(BertTokenizer.fromFolder(dir).fingerprint(), tokenizer.fingerprint(), 'the saved tokenizer is kcbert\'s');
+
+    // And back as a masked-language model: fill-mask gives k candidates, most likely first.
+    const mlm = BertForMaskedLM.fromPretrained(dir, { quiet: true });
+    assert.deepEqual(mlm.loadReport!.missingKeys, []);
+    const [candidates] = fillMask(mlm, tokenizer, '이 영화 정말 [MASK]', 4);
+    assert.equal(candidates.length, 4);
+    assert.ok(candidates.every((c, i) => i === 0 || c.score <= candidates[i - 1].score));
+    assert.ok(candidates.every((c) => c.sequence.startsWith('이 영화 정말') && typeof c.token === 'string'));
+    mlm.dispose();
+  });
+
+  test('a run stopped part-way and resumed equals a straight run (weights and metrics)', async () => {
+    const s = { ...straightSettings, outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model') };
+    const stopped = await run(s, { stopAt: { steps: 13 } });
+    assert.equal(stopped.finished, false);
+    assert.equal(stopped.steps, 13);
+    assert.ok(fs.existsSync(path.join(s.outputDir!, 'checkpoints', 'last', 'optimizer.safetensors')));
+    assert.ok(!fs.existsSync(path.join(s.outputDir!, PRETRAIN_RESULT_FILE)), 'not finished: no result file');
+    const resumed = await run(s);
+    assert.equal(resumed.finished, true);
+    assert.equal(resumed.resumedFrom, 13);
+    assert.equal(resumed.steps, 40);
+    assert.equal(maxWeightDifference(straightSettings.outputDir!, s.outputDir!), 0);
+    const strip = (dir: string) => pretrainMetrics(dir).train.map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
+    assert.deepEqual(strip(s.outputDir!), strip(straightSettings.outputDir!));
+    assert.equal(resumed.mlmLoss, straight.mlmLoss);
+  });
+
+  test('a finished model with the same settings is reused; other settings are a one-line error', async () => {
+    const started = Date.now();
+    const again = await run({ ...straightSettings, tqdmEnabled: true, logEverySteps: 7 }); // display-only fields may differ
+    assert.equal(again.reused, true);
+    assert.equal(again.steps, straight.steps);
+    assert.equal(again.mlmLoss, straight.mlmLoss);
+    assert.ok(Date.now() - started < 5000);
+    await assert.rejects(run({ ...straightSettings, learningRate: 5e-3 }), (e: unknown) => {
+      assert.ok(e instanceof NlpbookError);
+      assert.match(e.message, /holds a pretraining run with other settings \(learningRate 0\.01 -> 0\.005\)/);
+      assert.ok(!e.message.includes('\n'));
+      return true;
+    });
+  });
+
+  test('text files add documents; nsmc=false trains on them alone; packing works end to end', async () => {
+    const file = path.join(tempDir(), 'extra.txt');
+    fs.writeFileSync(file, '영화가 참 좋았다\n\n배우들 연기가 최고\r\n   \n다시 보고 싶은 영화\n');
+    const both = await run(tiny({ textFiles: [file], steps: 2, heldOutDocuments: 5 }));
+    assert.equal(both.data.documents, TRAIN_ROWS + 3);
+    const alone = await run(tiny({ nsmc: false, textFiles: [file], steps: 2, heldOutDocuments: 1, batchSize: 2 }));
+    assert.equal(alone.data.documents, 3);
+    assert.equal(alone.finished, true);
+    const packed = await run(tiny({ packing: true, steps: 3 }));
+    assert.ok(packed.data.trainSequences < (TRAIN_ROWS - 40) / 2, `packed into fewer sequences: ${packed.data.trainSequences}`);
+    assert.equal(packed.finished, true);
+  });
+});
+
+describe('pretrain settings', () => {
+  const throwsLine = (fn: () => unknown, pattern: RegExp) =>
+    assert.throws(fn, (e: unknown) => e instanceof NlpbookError && pattern.test(e.message) && !e.message.includes('\n'));
+
+  test('bad values and combinations give one line naming the field', () => {
+    throwsLine(() => validatePretrainSettings({ hidden: 100, heads: 3 }), /field "hidden" \(100\) must be a multiple of heads \(3\)/);
+    throwsLine(() => validatePretrainSettings({ maxSeqLength: 256, maxPositions: 128 }), /field "maxSeqLength" \(256\) must be at most maxPositions \(128\)/);
+    throwsLine(() => validatePretrainSettings({ maskProb: 0 }), /field "maskProb" must be a number between 0 and 1, both excluded \(got 0\)/);
+    throwsLine(() => validatePretrainSettings({ maskTokenProb: 0.9, randomTokenProb: 0.2 }), /field "randomTokenProb" \(0\.2\) plus maskTokenProb \(0\.9\) must be at most 1/);
+    throwsLine(() => validatePretrainSettings({ nsmc: false }), /field "textFiles" must name at least one file when nsmc is false/);
+    throwsLine(() => validatePretrainSettings({ textFiles: 'a.txt' }), /field "textFiles" must be a list of non-empty strings \(got "a\.txt"\)/);
+    throwsLine(() => validatePretrainSettings({ mask_prob: 0.2 }), /unknown field "mask_prob" \(did you mean "maskProb"\?\)/);
+    throwsLine(() => validatePretrainSettings({ layer: 2 }), /unknown field "layer" \(did you mean "layers"\?\)/);
+    throwsLine(() => parsePretrainSetArgs(['steps=-1']), /^--set steps=-1: field "steps" must be an integer >= 0 \(got -1\)$/);
+  });
+
+  test('--set converts by type, lists split on commas; defaults are BERT\'s masking', () => {
+    assert.deepEqual(parsePretrainSetArgs(['steps=2000', 'textFiles=a.txt, b.txt', 'outputDir=null', 'packing=true']),
+      { steps: 2000, textFiles: ['a.txt', 'b.txt'], outputDir: null, packing: true });
+    const d = makePretrainSettings();
+    assert.deepEqual([d.maskProb, d.maskTokenProb, d.randomTokenProb, d.wholeWordMasking, d.tokenizer, d.nsmc], [0.15, 0.8, 0.1, true, 'beomi/kcbert-base', true]);
+  });
+
+  test('a held-out slice as large as the corpus is refused before training', async () => {
+    await assert.rejects(run(tiny({ heldOutDocuments: TRAIN_ROWS })), /field "heldOutDocuments" \(300\) must be less than the number of documents \(300\)/);
+  });
+});
+
+test('sparseCrossEntropy (fused TensorFlow kernel) equals crossEntropy in value and gradient', () => {
+  const logits = tf.mul(tf.randomNormal([37, 3000], 0, 1, 'float32', 5), 4) as tf.Tensor2D;
+  const labels = tf.tensor1d(Array.from({ length: 37 }, (_, i) => (i * 811) % 3000), 'int32');
+  const a = crossEntropy(logits, labels).dataSync()[0];
+  const b = sparseCrossEntropy(logits, labels).dataSync()[0];
+  assert.ok(Math.abs(a - b) < 1e-5 * Math.abs(a), `${a} vs ${b}`);
+  const ga = tf.grad((x: tf.Tensor) => tf.mul(crossEntropy(x as tf.Tensor2D, labels), 3))(logits);
+  const gb = tf.grad((x: tf.Tensor) => tf.mul(sparseCrossEntropy(x as tf.Tensor2D, labels), 3))(logits);
+  assert.ok(tf.max(tf.abs(tf.sub(ga, gb))).dataSync()[0] < 1e-7);
+  tf.dispose([logits, labels, ga, gb]);
+});
+
+test('nlpbook pretrain: trains and prints one JSON line; bad settings are one line and exit 1', () => {
+  const out = path.join(tempDir('nlpbook-pretrain-cli-'), 'model');
+  const sets = ['tokenizer=' + KCBERT_DIR, `corpusRootDir=${corpusRoot}`, `outputDir=${out}`, 'layers=1', 'hidden=32', 'heads=2', 'intermediate=64',
+    'maxPositions=64', 'maxSeqLength=64', 'batchSize=16', 'steps=3', 'heldOutDocuments=20', 'tqdmEnabled=false'];
+  const r = runCli(['pretrain', ...sets.flatMap((s) => ['--set', s])]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  const result = jsonLines(lines[lines.length - 1])[0];
+  assert.equal(result.model, out);
+  assert.equal(result.steps, 3);
+  assert.equal(result.finished, true);
+  for (const k of ['minutes', 'mlmLoss', 'mlmAccuracy']) assert.equal(typeof result[k], 'number', k);
+  assert.ok(fs.existsSync(path.join(out, 'model.safetensors')));
+  const bad = runCli(['pretrain', '--set', 'hidden=100', '--set', 'heads=3']);
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim(), 'nlpbook pretrain: --set: field "hidden" (100) must be a multiple of heads (3)');
+});
