@@ -1,66 +1,194 @@
-// The main job: the course pipeline end to end, one step after another, the way the
-// notebooks go. Each step logs a line on stderr; the result is one plain object (the
-// CLI prints it as its last stdout line). Later steps of the course add their stages here.
+// The main job: the whole course pipeline, one step after another, the way the notebooks
+// go: settings → corpus → (pretraining) → tokenizer → features → fine-tuning → one
+// evaluation on the test split → report. Each step logs a line on stderr; the result is
+// one plain object (the CLI prints it as its last stdout line). Profiles: src/profiles.ts.
+import * as fs from 'fs';
+import * as path from 'path';
 import { initBackend } from './backend';
+import { lineChartSvg } from './charts/line';
 import { NsmcCorpus, SPLITS } from './corpus';
 import { ClassificationDataset, type DatasetMode } from './dataset';
+import { evaluate, type EvaluationResult } from './evaluate';
+import { writeFileAtomic, writeJsonAtomic } from './fsutil';
+import { fetchModel } from './hub';
 import { comparePadding } from './loader';
 import { modelMirror } from './mirror';
-import { saveSettings, type Settings } from './settings';
+import { pretrain, type PretrainResult } from './pretrain';
+import { PROFILES, type ProfileName } from './profiles';
+import { smallCorpus } from './quick';
+import { makeSettings, saveSettings, type Settings } from './settings';
 import { BertTokenizer } from './tokenizer';
+import { fit, metricsByType, type FitResult } from './trainer';
 
-export interface CourseResult {
-  settings: string;
-  backend: { backend: string; native: boolean; threads: number };
-  corpus: Record<string, { rows: number; positive: number; path: string }>;
-  tokenizer: { name: string; vocabSize: number };
-  features: Record<DatasetMode, { examples: number; meanTokens: number; p95Tokens: number; fromCache: boolean }>;
-  padding: { fixed128: number; dynamic: number; bucketed: number };
-  minutes: number;
+export interface CourseOptions {
+  profile?: ProfileName;
+  /** Fine-tuning settings over the profile's (the CLI's --config / --set). */
+  overrides?: Partial<Settings>;
+  log?: (line: string) => void;
 }
 
-export async function runCourse(settings: Settings, log: (line: string) => void = (l) => console.error(l)): Promise<CourseResult> {
+export interface CourseResult {
+  /** The fine-tuned model's folder (Hugging Face layout). */
+  model: string;
+  testAccuracy: number;
+  validationAccuracy: number | null;
+  minutes: number;
+  profile: ProfileName;
+  test: EvaluationResult;
+  validation: FitResult['best'];
+  pretrained: { model: string; reused: boolean; minutes: number; mlmAccuracy: number | null; steps: number } | null;
+  stageMinutes: Record<string, number>;
+  features: Record<DatasetMode, { examples: number; meanTokens: number; p95Tokens: number }>;
+  padding: { fixed: number; dynamic: number; bucketed: number };
+  report: string;
+  settings: string;
+}
+
+export async function runCourse(options: CourseOptions = {}): Promise<CourseResult> {
   const started = Date.now();
+  const log = options.log ?? ((l: string) => console.error(l));
+  const profileName = options.profile ?? 'offline';
+  const profile = PROFILES[profileName];
+  let settings = makeSettings({ ...profile.settings, ...options.overrides });
+  const stageMinutes: Record<string, number> = {};
+  let stageStart = Date.now();
+  const stage = (name: string) => {
+    stageMinutes[name] = round((Date.now() - stageStart) / 60000, 2);
+    stageStart = Date.now();
+  };
   const step = (n: string, text: string) => log(`[${n}] ${text}`);
 
-  step('1 settings', `saved to ${saveSettings(settings, settings.downstreamModelDir)}`);
+  step('1 settings', `profile ${profileName}: ${profile.description}`);
   const backend = await initBackend();
   step('1 settings', `TensorFlow.js ${backend.tfjs}, backend ${backend.backend} (${backend.threads} threads)`);
 
-  const corpus = new NsmcCorpus(settings);
-  for (const r of await corpus.fetch()) step('2 corpus', `${r.split}: ${r.action} ${r.path}`);
-  const corpusInfo: CourseResult['corpus'] = {};
-  for (const split of SPLITS) {
-    const s = corpus.stats(split);
-    corpusInfo[split] = { rows: s.rows, positive: s.positive, path: corpus.path(split) };
-    step('2 corpus', `${split}: ${s.rows} rows, ${s.positive} positive, ${s.empty} empty, ${s.quoted} quoted`);
+  if (!profile.pretrain) {
+    // Step 3 first: where the hub can't be reached this fails in seconds, before any other work.
+    const dir = await fetchModel(settings.pretrainedModelName, {
+      modelMirror: settings.modelMirror, files: ['config.json'], oneOf: [['model.safetensors', 'pytorch_model.bin']], progress: settings.tqdmEnabled,
+    });
+    step('3 pretrained model', `${settings.pretrainedModelName}: ${dir}`);
   }
 
-  const tokenizer = await BertTokenizer.fromPretrained(settings.pretrainedModelName, { modelMirror: modelMirror(settings.modelMirror) });
-  step('4 tokenizer', `${settings.pretrainedModelName}: ${tokenizer.vocabSize} wordpieces from ${tokenizer.name}`);
+  let corpus = new NsmcCorpus(settings);
+  for (const r of await corpus.fetch()) step('2 corpus', `${r.split}: ${r.action} ${r.path}`);
+  if (profile.slice) {
+    const root = await smallCorpus(settings, profile.slice, path.join(settings.downstreamModelDir, 'corpus'));
+    settings = makeSettings({ ...settings, downstreamCorpusRootDir: root });
+    corpus = new NsmcCorpus(settings);
+    step('2 corpus', `using the first ${profile.slice.train} / ${profile.slice.test} rows in ${root}`);
+  }
+  for (const split of SPLITS) {
+    const s = corpus.stats(split);
+    step('2 corpus', `${split}: ${s.rows} rows, ${s.positive} positive, ${s.empty} empty, ${s.quoted} quoted`);
+  }
+  stage('corpus');
 
+  let pretrained: CourseResult['pretrained'] = null;
+  if (profile.pretrain) {
+    // Pretraining reads only the training split's texts (never the test split).
+    const result: PretrainResult = await pretrain({
+      ...profile.pretrain,
+      tokenizer: 'beomi/kcbert-base',
+      corpusRootDir: settings.downstreamCorpusRootDir,
+      corpusMirror: settings.corpusMirror,
+      modelMirror: settings.modelMirror,
+      outputDir: path.join(settings.downstreamModelDir, 'pretrained'),
+      seed: settings.seed,
+      tqdmEnabled: settings.tqdmEnabled,
+    }, { log });
+    if (!result.finished) throw new Error(`pretraining stopped before the end (${result.steps} of ${result.totalSteps} steps); run again to resume`);
+    pretrained = { model: result.model, reused: result.reused, minutes: result.minutes, mlmAccuracy: result.mlmAccuracy, steps: result.steps };
+    step('3b pretraining', `${result.reused ? 'reused' : 'trained'} ${result.model}: ${result.steps} steps, MLM accuracy ${result.mlmAccuracy?.toFixed(3)} on held-out training texts`);
+    settings = makeSettings({ ...settings, pretrainedModelName: result.model });
+  }
+  stage('pretraining');
+
+  const tokenizer = await BertTokenizer.fromPretrained(settings.pretrainedModelName, { modelMirror: modelMirror(settings.modelMirror) });
+  step('4 tokenizer', `${tokenizer.vocabSize} wordpieces from ${tokenizer.name}`);
   const features = {} as CourseResult['features'];
-  const datasets = {} as Record<DatasetMode, ClassificationDataset>;
+  let train: ClassificationDataset | undefined;
   for (const mode of ['train', 'validation', 'test'] as const) {
     const ds = new ClassificationDataset(settings, corpus, tokenizer, mode, { log });
     const st = ds.stats();
-    datasets[mode] = ds;
-    features[mode] = { examples: ds.length, meanTokens: round(st.mean, 2), p95Tokens: st.p95, fromCache: ds.fromCache };
-    step('5 data', `${mode}: ${ds.length} examples, ${round(st.mean, 1)} tokens on average (p95 ${st.p95}), ${ds.fromCache ? 'cached' : 'built'} in ${ds.seconds.toFixed(1)} s`);
+    if (mode === 'train') train = ds;
+    features[mode] = { examples: ds.length, meanTokens: round(st.mean, 2), p95Tokens: st.p95 };
+    step('5 data', `${mode}: ${ds.length} examples, ${round(st.mean, 1)} tokens on average (p95 ${st.p95})`);
   }
-  const pad = comparePadding(datasets.train, { batchSize: settings.batchSize, fixedLength: settings.maxSeqLength, seed: settings.seed });
-  const padding = { fixed128: round(pad.fixed.paddingShare, 4), dynamic: round(pad.dynamic.paddingShare, 4), bucketed: round(pad.bucketed.paddingShare, 4) };
-  step('5 data', `padding share per epoch: fixed ${settings.maxSeqLength} ${pct(padding.fixed128)}, dynamic ${pct(padding.dynamic)}, dynamic + length buckets ${pct(padding.bucketed)}`);
+  const pad = comparePadding(train!, { batchSize: settings.batchSize, fixedLength: settings.maxSeqLength, seed: settings.seed });
+  const padding = { fixed: round(pad.fixed.paddingShare, 4), dynamic: round(pad.dynamic.paddingShare, 4), bucketed: round(pad.bucketed.paddingShare, 4) };
+  step('5 data', `padding share per epoch: fixed ${settings.maxSeqLength} ${pct(padding.fixed)}, dynamic ${pct(padding.dynamic)}, dynamic + length buckets ${pct(padding.bucketed)}`);
+  stage('features');
 
-  return {
-    settings: saveSettings(settings, settings.downstreamModelDir),
-    backend: { backend: backend.backend, native: backend.native, threads: backend.threads },
-    corpus: corpusInfo,
-    tokenizer: { name: tokenizer.name, vocabSize: tokenizer.vocabSize },
+  const trained = await fit(settings, { tokenizer, corpus, log });
+  if (!trained.finished) throw new Error(`fine-tuning stopped before the end (${trained.epochs} epochs); run again to resume`);
+  step('7 training', `best ${trained.monitor}: epoch ${trained.best?.epoch}, validation accuracy ${trained.best?.accuracy.toFixed(4)} → ${trained.model}`);
+  stage('fine-tuning');
+
+  // The test split is looked at once, here, after every choice was made on validation.
+  const test = await evaluate(trained.model, corpus.path('test'), { maxLength: settings.maxSeqLength });
+  step('8 evaluation', `test: accuracy ${test.accuracy.toFixed(4)}, F1 ${test.f1.toFixed(4)} on ${test.n} sentences`);
+  stage('evaluation');
+
+  const minutes = round((Date.now() - started) / 60000, 2);
+  const result: CourseResult = {
+    model: trained.model,
+    testAccuracy: test.accuracy,
+    validationAccuracy: trained.best?.accuracy ?? null,
+    minutes,
+    profile: profileName,
+    test,
+    validation: trained.best,
+    pretrained,
+    stageMinutes,
     features,
     padding,
-    minutes: round((Date.now() - started) / 60000, 2),
+    report: path.join(settings.downstreamModelDir, 'report.md'),
+    settings: saveSettings(settings, settings.downstreamModelDir),
   };
+  writeReport(result, settings);
+  step('8 report', result.report);
+  return result;
+}
+
+/** report.md + report.json + the loss curve, and one line per run in runs.jsonl (accuracy vs minutes). */
+function writeReport(r: CourseResult, settings: Settings): void {
+  const dir = settings.downstreamModelDir;
+  const { train, validation } = metricsByType(dir);
+  const svg = lineChartSvg([
+    { name: 'train loss', points: train.map((m) => [m.step, m.loss] as const) },
+    { name: 'validation loss', points: validation.map((m) => [m.step, m.loss] as const), dots: true },
+  ], { title: 'loss', xLabel: 'optimizer step', yLabel: 'cross-entropy' });
+  writeFileAtomic(path.join(dir, 'loss.svg'), svg);
+  writeJsonAtomic(path.join(dir, 'report.json'), r);
+  const run = { date: new Date().toISOString(), profile: r.profile, minutes: r.minutes, stageMinutes: r.stageMinutes,
+    pretrained: r.pretrained, testAccuracy: r.testAccuracy, validationAccuracy: r.validationAccuracy };
+  fs.mkdirSync(dir, { recursive: true });
+  fs.appendFileSync(path.join(dir, 'runs.jsonl'), `${JSON.stringify(run)}\n`);
+  const runs = fs.readFileSync(path.join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const lines = [
+    `# NSMC sentiment — course run (${r.profile})`,
+    '',
+    `- fine-tuned model: \`${r.model}\``,
+    `- pretrained from: \`${settings.pretrainedModelName}\`${r.pretrained ? ` (pretrained here in ${r.pretrained.minutes.toFixed(1)} min, MLM accuracy ${r.pretrained.mlmAccuracy?.toFixed(3)})` : ''}`,
+    `- validation accuracy (best epoch): ${fmt(r.validationAccuracy)}`,
+    `- **test accuracy: ${fmt(r.testAccuracy)}** (precision ${fmt(r.test.precision)}, recall ${fmt(r.test.recall)}, F1 ${fmt(r.test.f1)}, n=${r.test.n})`,
+    `- wall-clock: ${r.minutes.toFixed(1)} min (${Object.entries(r.stageMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`,
+    '',
+    '![loss](loss.svg)',
+    '',
+    '## Runs in this folder: accuracy vs wall-clock minutes',
+    '',
+    '| date | profile | minutes | validation accuracy | test accuracy |',
+    '|---|---|---|---|---|',
+    ...runs.map((x) => `| ${x.date} | ${x.profile} | ${x.minutes.toFixed(1)} | ${fmt(x.validationAccuracy)} | ${fmt(x.testAccuracy)} |`),
+    '',
+  ];
+  writeFileAtomic(r.report, lines.join('\n'));
+}
+
+function fmt(x: number | null | undefined): string {
+  return x === null || x === undefined ? '—' : x.toFixed(4);
 }
 
 function round(x: number, digits: number): number {

@@ -1,0 +1,48 @@
+// The main job end to end on the tiny profile (the full offline profile is a benchmark:
+// README "Measured here"), and the book profile's fail-fast where the hub can't be reached.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { jsonLines, runCli, SHARED, tempDir } from './helpers';
+
+test('nlpbook course --profile tiny runs every step and ends with one JSON line', { timeout: 5 * 60 * 1000 }, () => {
+  const dir = path.join(tempDir(), 'run');
+  const r = runCli(['course', '--profile', 'tiny', '--set', `downstreamModelDir=${dir}`], { env: { NLPBOOK_MIRROR: SHARED } });
+  assert.equal(r.status, 0, r.stderr.slice(-2000));
+  const lines = r.stdout.trim().split('\n');
+  const result = JSON.parse(lines[lines.length - 1]);
+  for (const key of ['model', 'testAccuracy', 'validationAccuracy', 'minutes']) assert.ok(key in result, `no "${key}" in the result`);
+  assert.equal(result.model, path.join(dir, 'best'));
+  for (const file of ['config.json', 'model.safetensors', 'vocab.txt']) assert.ok(fs.existsSync(path.join(result.model, file)), `best/ lacks ${file}`);
+  assert.equal(result.test.n, 500, 'the tiny profile tests on the first 500 test rows');
+  assert.ok(result.testAccuracy >= 0 && result.testAccuracy <= 1);
+  assert.ok(result.pretrained && fs.existsSync(path.join(result.pretrained.model, 'config.json')), 'pretrained model folder');
+  for (const stage of ['[2 corpus]', '[3b pretraining]', '[4 tokenizer]', '[5 data]', '[7 training]', '[8 evaluation]']) {
+    assert.ok(r.stderr.includes(stage), `no ${stage} progress line`);
+  }
+  const report = fs.readFileSync(path.join(dir, 'report.md'), 'utf8');
+  assert.match(report, /test accuracy: 0\.\d{4}/);
+  assert.equal(fs.readFileSync(path.join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').length, 1);
+
+  // A second run reuses the pretrained model and the finished fine-tuning, and records a second run.
+  const again = runCli(['course', '--profile', 'tiny', '--set', `downstreamModelDir=${dir}`], { env: { NLPBOOK_MIRROR: SHARED } });
+  assert.equal(again.status, 0, again.stderr.slice(-2000));
+  const second = jsonLines(again.stdout).pop();
+  assert.equal(second.pretrained.reused, true);
+  assert.equal(second.testAccuracy, result.testAccuracy);
+  assert.equal(fs.readFileSync(path.join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').length, 2);
+});
+
+test('nlpbook course --profile book fails fast with what it tried when the hub is unreachable', () => {
+  const home = tempDir();
+  const r = runCli(['course', '--profile', 'book', '--set', `downstreamModelDir=${path.join(home, 'run')}`], {
+    env: { NLPBOOK_MIRROR: SHARED, HF_HOME: path.join(home, 'hf'), HF_ENDPOINT: 'http://127.0.0.1:9' },
+  });
+  assert.equal(r.status, 1);
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('nlpbook course:'));
+  assert.equal(errors.length, 1, r.stderr);
+  assert.match(errors[0], /beomi\/kcbert-base/);
+  assert.match(errors[0], /127\.0\.0\.1:9/);
+  assert.ok(!fs.existsSync(path.join(home, 'run', 'checkpoints')), 'no training started');
+});
