@@ -14,12 +14,14 @@
 import { tf } from './backend';
 import { check } from './errors';
 import type { BertForSequenceClassification } from './model/bert';
+import { ClassificationTrainGraph } from './model/train-graph';
 import { AdamW, adamWOptions, type AdamWKernel } from './optim/adamw';
 import { clipScale, globalNorm } from './optim/clip';
 import { accuracy, crossEntropy } from './optim/loss';
 import { linearSchedule, lrAt, type LinearSchedule } from './optim/schedule';
 import { Rng, type RngState } from './random';
 import type { Settings } from './settings';
+import { graphAvailable } from './tfgraph/session';
 
 /** The settings the task uses. */
 export type TaskSettings = Pick<
@@ -76,6 +78,12 @@ export interface TaskState {
 export interface TaskOptions {
   /** AdamW kernel (default: the fused TensorFlow kernel when the native backend runs). */
   kernel?: AdamWKernel;
+  /**
+   * Forward + backward of a training step as one TensorFlow graph (model/train-graph.ts),
+   * the default on the native backend: the same math and dropout masks as the eager
+   * model, about 1.3-2x faster. false: tfjs ops and tf.variableGrads (any backend).
+   */
+  graph?: boolean;
 }
 
 export class ClassificationTask {
@@ -84,6 +92,8 @@ export class ClassificationTask {
   readonly schedule: LinearSchedule;
   readonly maxGradNorm: number;
   private dropoutRng: Rng;
+  private readonly useGraph: boolean;
+  private graph: ClassificationTrainGraph | null = null;
 
   /**
    * A task for a run of `totalSteps` optimizer steps (the schedule decays the rate to
@@ -93,11 +103,18 @@ export class ClassificationTask {
   constructor(model: BertForSequenceClassification, settings: TaskSettings, totalSteps: number, options: TaskOptions = {}) {
     check(Number.isInteger(totalSteps) && totalSteps >= 1, `task: totalSteps must be a whole number >= 1, got ${totalSteps}`);
     check(settings.maxGradNorm >= 0, `settings.maxGradNorm: expected a number >= 0, got ${settings.maxGradNorm}`);
+    check(options.graph !== true || graphAvailable(), `task: graph: true needs the native tensorflow backend; this one is "${tf.getBackend()}"`);
     this.model = model;
     this.schedule = linearSchedule(settings, totalSteps);
     this.maxGradNorm = settings.maxGradNorm;
     this.optimizer = new AdamW(model.weights, { ...adamWOptions(settings), kernel: options.kernel });
     this.dropoutRng = new Rng(settings.seed).fork('dropout');
+    this.useGraph = options.graph ?? graphAvailable();
+  }
+
+  /** Whether training steps run as one TensorFlow graph (see TaskOptions.graph). */
+  get graphMode(): boolean {
+    return this.useGraph;
   }
 
   /** Optimizer steps done so far. */
@@ -122,15 +139,14 @@ export class ClassificationTask {
   trainStep(batch: TaskBatch): TrainStepResult {
     const lr = this.lr;
     const seed = this.dropoutRng.next();
-    const variables = this.model.trainableVariables();
     const out = tf.tidy(() => {
-      let acc: tf.Scalar | undefined;
-      const { value, grads } = tf.variableGrads(() => {
-        const logits = this.model.forward(batch, { training: true, seed });
-        // variableGrads runs this in its own tidy: keep the accuracy so it survives.
-        acc = tf.keep(accuracy(logits, batch.labels));
-        return crossEntropy(logits, batch.labels);
-      }, variables);
+      if (this.useGraph) {
+        // The graph also takes the norm and clips (as clipScale below), so AdamW gets ready gradients.
+        const r = this.graphGradients(batch, seed);
+        this.optimizer.step(r.grads, { lr });
+        return { loss: r.loss, accuracy: r.accuracy, gradNorm: r.gradNorm };
+      }
+      const { loss, accuracy: acc, grads } = this.eagerGradients(batch, seed);
       let gradNorm: tf.Scalar;
       if (this.maxGradNorm > 0) {
         const clip = clipScale(grads, this.maxGradNorm);
@@ -140,10 +156,37 @@ export class ClassificationTask {
         gradNorm = globalNorm(grads);
         this.optimizer.step(grads, { lr });
       }
-      return { loss: value, accuracy: acc as tf.Scalar, gradNorm };
+      return { loss, accuracy: acc, gradNorm };
     });
     const tensors = [out.loss, out.accuracy, out.gradNorm];
     return { ...out, lr, step: this.step, size: batch.labels.shape[0], dispose: () => tf.dispose(tensors) };
+  }
+
+  /** Loss, accuracy and gradients by tfjs autodiff through the eager model. */
+  private eagerGradients(batch: TaskBatch, seed: number): { loss: tf.Scalar; accuracy: tf.Scalar; grads: tf.NamedTensorMap } {
+    let acc: tf.Scalar | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = this.model.forward(batch, { training: true, seed });
+      // variableGrads runs this in its own tidy: keep the accuracy so it survives.
+      acc = tf.keep(accuracy(logits, batch.labels));
+      return crossEntropy(logits, batch.labels);
+    }, this.model.trainableVariables());
+    return { loss: value, accuracy: acc as tf.Scalar, grads };
+  }
+
+  /** The same from the training graph (built on first use), plus the gradient norm; gradients already clipped. */
+  private graphGradients(batch: TaskBatch, seed: number): { loss: tf.Scalar; accuracy: tf.Scalar; gradNorm: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const weights = this.model.weights;
+    this.graph ??= new ClassificationTrainGraph(this.model.config, new Map([...weights].map(([n, v]) => [n, v.shape])), { maxGradNorm: this.maxGradNorm });
+    const length = batch.inputIds.shape[1];
+    check(length <= this.model.config.maxPositionEmbeddings,
+      `inputIds: ${length} tokens per row, but the model has only ${this.model.config.maxPositionEmbeddings} positions (max_position_embeddings)`);
+    const int = (t: tf.Tensor) => (t.dtype === 'int32' ? t : tf.cast(t, 'int32'));
+    const r = this.graph.run([...weights.values()], {
+      inputIds: int(batch.inputIds) as tf.Tensor2D, attentionMask: int(batch.attentionMask) as tf.Tensor2D,
+      tokenTypeIds: int(batch.tokenTypeIds) as tf.Tensor2D, labels: int(batch.labels) as tf.Tensor1D,
+    }, seed);
+    return { loss: r.loss, accuracy: accuracy(r.logits, batch.labels), gradNorm: r.gradNorm, grads: r.grads };
   }
 
   /** Scores `batch` with dropout off: summed loss, correct count and class probabilities. */
@@ -173,8 +216,10 @@ export class ClassificationTask {
     this.dropoutRng = Rng.fromState(state.dropoutRng);
   }
 
-  /** Frees the optimizer's moments (the model stays). */
+  /** Frees the optimizer's moments and the training graph (the model stays). */
   dispose(): void {
     this.optimizer.dispose();
+    this.graph?.dispose();
+    this.graph = null;
   }
 }

@@ -25,6 +25,8 @@ export interface TrainBenchOptions {
   warmupSteps?: number;
   /** Seed of the weights, the batch and dropout (default 1). */
   seed?: number;
+  /** Run the step as one TensorFlow graph (default: when the native backend runs) or eagerly (false). */
+  graph?: boolean;
 }
 
 export interface TrainBenchResult {
@@ -37,6 +39,8 @@ export interface TrainBenchResult {
   /** Median CPU milliseconds of the whole process per step (all threads): less disturbed by other load. */
   cpuMsPerStep: number;
   backend: string;
+  /** "graph" (one TensorFlow graph per forward + backward) or "eager" (tfjs ops and autodiff). */
+  mode: 'graph' | 'eager';
   threads: number;
   shape: { layers: number; hidden: number; heads: number; intermediate: number; vocab: number; batch: number; seq: number };
   steps: number;
@@ -88,7 +92,8 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
   });
   const seed = o.seed ?? 1;
   const model = BertForSequenceClassification.init(config, seed);
-  const task = new ClassificationTask(model, { ...DEFAULT_SETTINGS, seed }, warmupSteps + o.steps + 1);
+  const task = new ClassificationTask(model, { ...DEFAULT_SETTINGS, seed }, warmupSteps + o.steps + 1, { graph: o.graph });
+  const mode = task.graphMode ? 'graph' : 'eager';
   const { ids, mask, labels } = benchBatch(o.batch, o.seq, o.vocab);
   const batch: TaskBatch = {
     inputIds: tf.tensor2d(ids, [o.batch, o.seq], 'int32'),
@@ -125,6 +130,7 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
     minMs: round(Math.min(...wall)),
     cpuMsPerStep: round(median(cpu)),
     backend: backend.backend,
+    mode,
     threads: backend.threads,
     shape: { layers: o.layers, hidden: o.hidden, heads: o.heads, intermediate: o.intermediate, vocab: o.vocab, batch: o.batch, seq: o.seq },
     steps: o.steps,

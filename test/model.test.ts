@@ -14,7 +14,7 @@ import { BertForMaskedLM, BertForSequenceClassification, BertModel } from '../sr
 import { loadWeights, matchKeys, saveModel } from '../src/model/checkpoint';
 import { readSafetensors, SafetensorsFile, writeSafetensors, type TensorToWrite } from '../src/model/safetensors';
 import { TorchCheckpoint } from '../src/model/torch-pickle';
-import { activation, dropoutMask, geluErf, layerNorm, SeedStream } from '../src/model/ops';
+import { activation, dropoutMask, dropoutMaskTensor, geluErf, layerNorm, SeedStream } from '../src/model/ops';
 import { FIXTURES, KCBERT_DIR, tempDir } from './helpers';
 
 const TINY = path.join(FIXTURES, 'tiny-bert');
@@ -472,7 +472,7 @@ function referenceLogits(model: BertForSequenceClassification, b: RefBatch, seed
   const c = model.config;
   const w = (n: string) => model.weight(n) as tf.Tensor as tf.Tensor2D;
   const seeds = seed === null ? null : new SeedStream(seed);
-  const drop = (x: tf.Tensor, rate: number) => (seeds ? tf.mul(x, tf.tensor(dropoutMask(x.size, rate, seeds.next()), x.shape)) : x);
+  const drop = (x: tf.Tensor, rate: number) => (seeds ? tf.mul(x, dropoutMaskTensor(x.shape, rate, seeds.next())) : x);
   const ln = (x: tf.Tensor, g: tf.Tensor, bb: tf.Tensor) => {
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, c.layerNormEps))), g), bb);

@@ -22,7 +22,8 @@ let dataset: ClassificationDataset;
 before(async () => {
   await initBackend();
   const root = nsmcSlice(400);
-  settings = makeSettings({ downstreamCorpusRootDir: root, tqdmEnabled: false, learningRate: 3e-2, warmupRatio: 0.1 });
+  // lr 5e-3: learns these 40 sentences with every dropout seed tried (7-11); 3e-2 sometimes collapses to one class.
+  settings = makeSettings({ downstreamCorpusRootDir: root, tqdmEnabled: false, learningRate: 5e-3, warmupRatio: 0.1 });
   const tokenizer = BertTokenizer.fromFolder(KCBERT_DIR);
   // The 40 held-out sentences: small enough to learn by heart in a few dozen steps.
   dataset = new ClassificationDataset(settings, new NsmcCorpus(settings), tokenizer, 'validation', { log: () => {} });

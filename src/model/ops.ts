@@ -58,7 +58,7 @@ export function linearBackward(dy: tf.Tensor2D, x: tf.Tensor2D, weight: tf.Tenso
  * (Wᵀ·dyᵀ)ᵀ incl. the transpose; dyᵀ·x 31.3 vs 16.1 ms. Widths 2048 and 4096 were
  * not affected (the transposed form was 10-40% slower there), nor were smaller ones.
  */
-function awkwardWidth(n: number): boolean {
+export function awkwardWidth(n: number): boolean {
   return n > 2048 && (n & (n - 1)) !== 0;
 }
 
@@ -241,9 +241,8 @@ export function attentionBackward(dContext: tf.Tensor2D, { qh, kh, vh, probs, ma
 
 /**
  * Inverted dropout as torch.nn.Dropout does it: zero each element with probability
- * `rate`, scale the rest by 1/(1 − rate). The mask is made in plain JS (below) and
- * multiplied in one native op: about twice as fast as tf.dropout's uniform + add +
- * floor + div chain, and the same masks on every backend. Saves only the mask.
+ * `rate`, scale the rest by 1/(1 − rate). The mask is one tensor (dropoutMaskTensor)
+ * multiplied in one op; saves only the mask.
  */
 export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): T {
   if (rate <= 0) return x;
@@ -255,10 +254,48 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, seed: number): 
   return f(x) as T;
 }
 
-/** The dropout multiplier as a tensor of `shape` (see dropoutMask). */
+/**
+ * The dropout multiplier (0 or 1/(1 − rate)) as a tensor of `shape`, from `seed`.
+ * On the native backend: TensorFlow's StatelessRandomUniform (Philox) keyed by
+ * dropoutSeedPair(seed), then u >= rate; the training graph (train-graph.ts) draws the
+ * very same numbers, so eager and graph steps agree exactly. Elsewhere (wasm): the
+ * JavaScript generator of dropoutMask() (other numbers, same distribution).
+ */
 export function dropoutMaskTensor<R extends tf.Rank>(shape: tf.ShapeMap[R], rate: number, seed: number): tf.Tensor<R> {
-  const n = (shape as number[]).reduce((a, b) => a * b, 1);
+  const dims = shape as number[];
+  if (nativeRandomAvailable()) {
+    return tf.tidy(() => {
+      const u = statelessUniform(dims, dropoutSeedPair(seed));
+      return tf.mul(tf.cast(tf.greaterEqual(u, rate), 'float32'), 1 / (1 - rate));
+    }) as tf.Tensor<R>;
+  }
+  const n = dims.reduce((a, b) => a * b, 1);
   return tf.tensor(dropoutMask(n, rate, seed), shape, 'float32') as tf.Tensor<R>;
+}
+
+/** The [2] int32 key of StatelessRandomUniform for a dropout seed (a uint32 from SeedStream). */
+export function dropoutSeedPair(seed: number): [number, number] {
+  return [seed | 0, 0x5eed];
+}
+
+/** tfjs-node's backend method that runs any TensorFlow op (not in tfjs's public types). */
+interface NativeOps {
+  executeSingleOutput(name: string, attrs: { name: string; type: number; value: unknown }[], inputs: tf.Tensor[]): tf.Tensor;
+  binding: Record<string, number>;
+}
+
+function nativeRandomAvailable(): boolean {
+  if (tf.getBackend() !== 'tensorflow') return false;
+  return typeof (tf.backend() as unknown as Partial<NativeOps>).executeSingleOutput === 'function';
+}
+
+/** Uniform [0, 1) float32 numbers of `shape` from TensorFlow's StatelessRandomUniform (same seed and shape: same numbers). */
+function statelessUniform(shape: number[], seed: [number, number]): tf.Tensor {
+  const b = tf.backend() as unknown as NativeOps;
+  const type = (name: string, value: number) => ({ name, type: b.binding.TF_ATTR_TYPE, value });
+  return tf.tidy(() => b.executeSingleOutput('StatelessRandomUniform',
+    [type('dtype', b.binding.TF_FLOAT), type('T', b.binding.TF_INT32), type('Tseed', b.binding.TF_INT32)],
+    [tf.tensor1d(shape, 'int32'), tf.tensor1d(seed, 'int32')]));
 }
 
 /**

@@ -1,0 +1,439 @@
+// One training step's forward AND backward pass of BertForSequenceClassification as a
+// single TensorFlow graph (src/tfgraph), run in one native call. The math is exactly
+// the eager model's (encoder.ts, ops.ts: the same ops in the same order, the same
+// dropout masks for the same seed); test/train-graph.test.ts checks the gradients
+// against the eager path and against PyTorch.
+//
+// Why: eagerly, tfjs-node dispatches ~450 ops per step of a 2-layer model one by one
+// from JavaScript. As one graph, libtensorflow runs them with grappler's fusions
+// (MatMul + BiasAdd), independent ops in parallel, and reused buffers. Measured on the
+// shared 2-core machine, batch 32 x 64 tokens, forward + backward only (before the
+// optimizer): 2 layers/H128 ~90 -> ~45 ms. Whole-step figures: bench/results/train-vs-pytorch.json.
+//
+// Batch size and length are free (shapes are computed inside the graph), so one graph
+// serves every batch of a run; the weights are fed in at each call, not copied.
+import { tf } from '../backend';
+import { GraphBuilder, type Sym } from '../tfgraph/graph';
+import { GraphSession } from '../tfgraph/session';
+import type { BertConfig, HiddenAct } from './config';
+import { dropoutSeedPair, SeedStream } from './ops';
+
+/** float32's lowest value: (1 − mask) · this is added to padded positions' scores, as in transformers. */
+const MASK_VALUE = -3.4028234663852886e38;
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** Variants of the graph's building blocks (all compute the same math); the defaults are the fastest measured. */
+export interface GraphVariants {
+  /** LayerNorm via FusedBatchNormV3 (rows as NCHW channels) and its grad kernel, instead of ~9 / 12 elementwise ops. */
+  fusedLayerNorm: boolean;
+  /** Column sums (bias and LayerNorm gradients) with BiasAddGrad instead of Sum over axis 0. */
+  biasAddGrad: boolean;
+  /** Dropout multiplier as select(u >= rate, 1/(1 - rate), 0) instead of cast(u >= rate) · 1/(1 - rate). */
+  selectMask: boolean;
+}
+
+export const DEFAULT_VARIANTS: Readonly<GraphVariants> = Object.freeze({ fusedLayerNorm: true, biasAddGrad: true, selectMask: true });
+
+/** BERT's pieces as graph ops: each forward has a matching backward, as in ops.ts. */
+class BertGraphOps {
+  constructor(readonly g: GraphBuilder, readonly v: GraphVariants) {}
+
+  /** Sum over rows: [rows, n] -> [n]. */
+  columnSum(x: Sym): Sym {
+    return this.v.biasAddGrad ? this.g.biasAddGrad(x) : this.g.sum(x, [0]);
+  }
+
+  scalar(x: number): Sym {
+    return this.g.constant(x);
+  }
+
+  linear(x: Sym, w: Sym, b: Sym): Sym {
+    return this.g.biasAdd(this.g.matMul(x, w, false, true), b);
+  }
+
+  /**
+   * Gradients of x·Wᵀ + b. Plain layouts: the graph's MatMul kernel (oneDNN) does not have
+   * the eager BatchMatMul's slowdown on 3072-wide operands that ops.ts linearBackward works
+   * around; here the transposed form measured ~25% slower (and adds two transposes).
+   */
+  linearBackward(dy: Sym, x: Sym, w: Sym): { dx: Sym; dW: Sym; db: Sym } {
+    const g = this.g;
+    return { dx: g.matMul(dy, w), dW: g.matMul(dy, x, true, false), db: this.columnSum(dy) };
+  }
+
+  /**
+   * LayerNorm over the last axis of [rows, n]. Fused: FusedBatchNormV3 on the rows seen
+   * as NCHW channels ([1, rows, n, 1]) normalizes each row in one kernel (scale 1, offset 0),
+   * and returns the row means and (biased) variances its grad kernel needs.
+   */
+  layerNorm(x: Sym, gamma: Sym, beta: Sym, eps: number): LayerNormSaved & { y: Sym } {
+    const g = this.g;
+    if (this.v.fusedLayerNorm) {
+      const rows = g.element(g.shape(x), 0);
+      const ones = g.node('Fill', [g.stack([rows]), this.scalar(1)], { T: { type: 'float32' }, index_type: { type: 'int32' } })[0];
+      const zeros = g.node('Fill', [g.stack([rows]), this.scalar(0)], { T: { type: 'float32' }, index_type: { type: 'int32' } })[0];
+      const empty = g.constant([], 'float32', [0]);
+      const x4 = g.node('ExpandDims', [g.node('ExpandDims', [x, g.int(0)], { T: { type: 'float32' }, Tdim: { type: 'int32' } })[0], g.int(3)], { T: { type: 'float32' }, Tdim: { type: 'int32' } })[0];
+      const [y4, , , mean, variance, reserve] = g.node('FusedBatchNormV3', [x4, ones, zeros, empty, empty], {
+        T: { type: 'float32' }, U: { type: 'float32' }, epsilon: { f: eps }, exponential_avg_factor: { f: 1 },
+        data_format: { s: 'NCHW' }, is_training: { b: true },
+      }, { outputs: 6 });
+      const xhat = g.reshape(y4, g.shape(x));
+      return { y: g.add(g.mul(xhat, gamma), beta), xhat, rstd: null, fused: { x4, ones, mean, variance, reserve, eps } };
+    }
+    const centered = g.sub(x, g.mean(x, [1], true));
+    const rstd = g.rsqrt(g.add(g.mean(g.square(centered), [1], true), this.scalar(eps)));
+    const xhat = g.mul(centered, rstd);
+    return { y: g.add(g.mul(xhat, gamma), beta), xhat, rstd, fused: null };
+  }
+
+  /** The closed form  dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)),  g = dy·γ (fused: FusedBatchNormGradV3 on g). */
+  layerNormBackward(dy: Sym, s: LayerNormSaved, gamma: Sym): { dx: Sym; dGamma: Sym; dBeta: Sym } {
+    const g = this.g;
+    const gy = g.mul(dy, gamma);
+    let dx: Sym;
+    if (s.fused) {
+      const f = s.fused;
+      const [dx4] = g.node('FusedBatchNormGradV3', [g.reshape(gy, g.shape(f.x4)), f.x4, f.ones, f.mean, f.variance, f.reserve], {
+        T: { type: 'float32' }, U: { type: 'float32' }, epsilon: { f: f.eps }, data_format: { s: 'NCHW' }, is_training: { b: true },
+      }, { outputs: 5 });
+      dx = g.reshape(dx4, g.shape(dy));
+    } else {
+      const meanG = g.mean(gy, [1], true);
+      const meanGX = g.mean(g.mul(gy, s.xhat), [1], true);
+      dx = g.mul(g.sub(g.sub(gy, meanG), g.mul(s.xhat, meanGX)), s.rstd as Sym);
+    }
+    return { dx, dGamma: this.columnSum(g.mul(dy, s.xhat)), dBeta: this.columnSum(dy) };
+  }
+
+  activation(name: HiddenAct, x: Sym): { y: Sym; cdf?: Sym } {
+    const g = this.g;
+    switch (name) {
+      case 'gelu': {
+        const cdf = g.mul(g.add(g.erf(g.mul(x, this.scalar(Math.SQRT1_2))), this.scalar(1)), this.scalar(0.5));
+        return { y: g.mul(x, cdf), cdf };
+      }
+      case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': {
+        const t = this.tanhInner(x);
+        return { y: g.mul(g.mul(x, this.scalar(0.5)), g.add(t, this.scalar(1))) };
+      }
+      case 'relu':
+        return { y: g.node('Relu', [x], { T: { type: 'float32' } })[0] };
+    }
+  }
+
+  activationBackward(name: HiddenAct, dy: Sym, x: Sym, cdf: Sym | undefined): Sym {
+    const g = this.g;
+    switch (name) {
+      case 'gelu': {
+        const pdf = g.mul(g.exp(g.mul(g.square(x), this.scalar(-0.5))), this.scalar(INV_SQRT_2PI));
+        return g.mul(dy, g.add(cdf as Sym, g.mul(x, pdf)));
+      }
+      case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': {
+        const t = this.tanhInner(x);
+        const du = g.mul(g.add(g.mul(g.square(x), this.scalar(3 * 0.044715)), this.scalar(1)), this.scalar(SQRT_2_OVER_PI));
+        const grad = g.add(g.mul(g.add(t, this.scalar(1)), this.scalar(0.5)), g.mul(g.mul(g.mul(x, this.scalar(0.5)), g.sub(this.scalar(1), g.square(t))), du));
+        return g.mul(dy, grad);
+      }
+      case 'relu':
+        return g.node('ReluGrad', [dy, x], { T: { type: 'float32' } })[0];
+    }
+  }
+
+  /** tanh(√(2/π)·(x + 0.044715·x³)), the tanh-GELU's inner term (x³ as tfjs's pow(x, 3)). */
+  private tanhInner(x: Sym): Sym {
+    const g = this.g;
+    const cube = g.node('Pow', [x, this.scalar(3)], { T: { type: 'float32' } })[0];
+    return g.tanh(g.mul(g.add(x, g.mul(cube, this.scalar(0.044715))), this.scalar(SQRT_2_OVER_PI)));
+  }
+
+  /** The dropout multiplier (0 or 1/(1 − rate)) shaped like `like`, from a [2] int32 seed: ops.ts dropoutMaskTensor in graph form. */
+  dropoutMask(like: Sym, rate: number, seed: Sym): Sym {
+    const g = this.g;
+    const keep = g.greaterEqual(g.statelessUniform(g.shape(like), seed), this.scalar(rate));
+    if (this.v.selectMask) return g.node('SelectV2', [keep, this.scalar(1 / (1 - rate)), this.scalar(0)], { T: { type: 'float32' } }, { dtype: 'float32' })[0];
+    return g.mul(g.cast(keep, 'float32'), this.scalar(1 / (1 - rate)));
+  }
+}
+
+/** What a LayerNorm's backward needs: x̂, and either 1/σ (plain ops) or the fused kernel's saved statistics. */
+interface LayerNormSaved {
+  xhat: Sym;
+  rstd: Sym | null;
+  fused: { x4: Sym; ones: Sym; mean: Sym; variance: Sym; reserve: Sym; eps: number } | null;
+}
+
+/** Parameter names of one encoder layer in the graph's feed order (Hugging Face suffixes). */
+const LAYER_PARAMS = {
+  qW: 'attention.self.query.weight', qB: 'attention.self.query.bias',
+  kW: 'attention.self.key.weight', kB: 'attention.self.key.bias',
+  vW: 'attention.self.value.weight', vB: 'attention.self.value.bias',
+  aoW: 'attention.output.dense.weight', aoB: 'attention.output.dense.bias',
+  ln1G: 'attention.output.LayerNorm.weight', ln1B: 'attention.output.LayerNorm.bias',
+  iW: 'intermediate.dense.weight', iB: 'intermediate.dense.bias',
+  oW: 'output.dense.weight', oB: 'output.dense.bias',
+  ln2G: 'output.LayerNorm.weight', ln2B: 'output.LayerNorm.bias',
+} as const;
+type LayerKey = keyof typeof LAYER_PARAMS;
+
+export interface TrainGraphInputs {
+  inputIds: tf.Tensor2D;
+  attentionMask: tf.Tensor2D;
+  tokenTypeIds: tf.Tensor2D;
+  labels: tf.Tensor1D;
+}
+
+export interface TrainGraphResult {
+  /** Mean cross-entropy of the batch. */
+  loss: tf.Scalar;
+  /** [batch, numLabels]. */
+  logits: tf.Tensor2D;
+  /** Global L2 norm of all gradients, before clipping (what clip_grad_norm_ returns). */
+  gradNorm: tf.Scalar;
+  /** Gradient of the loss for every parameter, by Hugging Face name; clipped when built with maxGradNorm > 0. */
+  grads: Map<string, tf.Tensor>;
+}
+
+export interface TrainGraphOptions {
+  /** Dropout on (training; default) or off. */
+  dropout?: boolean;
+  /**
+   * Clip the gradients to this global norm inside the graph, exactly as
+   * torch.nn.utils.clip_grad_norm_ (every gradient times min(1, max / (norm + 1e-6)));
+   * 0 (default): return them unclipped.
+   */
+  maxGradNorm?: number;
+  variants?: GraphVariants;
+}
+
+/**
+ * The training-step graph of one BertForSequenceClassification config: loss, logits and
+ * every parameter's gradient from the weights, a batch and the dropout seeds. Build it
+ * once per model (a second or so for kcbert-base); dispose() frees the session.
+ */
+export class ClassificationTrainGraph {
+  private readonly session: GraphSession;
+  private readonly weightFeeds: Sym[];
+  private readonly inputs: { ids: Sym; mask: Sym; types: Sym; labels: Sym; seeds: Sym | null };
+  private readonly fetches: Sym[];
+  /** How many dropout seeds one call takes (the model's SeedStream order: embeddings, 3 per layer, classifier). */
+  readonly seedCount: number;
+
+  readonly dropout: boolean;
+  readonly maxGradNorm: number;
+  readonly paramNames: readonly string[];
+
+  /** `params`: the model's parameters (name -> shape) in feed order, its state-dict order. */
+  constructor(readonly config: BertConfig, params: ReadonlyMap<string, readonly number[]>, options: TrainGraphOptions = {}) {
+    const c = config;
+    const dropout = (this.dropout = options.dropout ?? true);
+    const maxGradNorm = (this.maxGradNorm = options.maxGradNorm ?? 0);
+    if (!(maxGradNorm >= 0)) throw new Error(`train graph: maxGradNorm must be >= 0, got ${maxGradNorm}`);
+    const variants = options.variants ?? DEFAULT_VARIANTS;
+    const paramNames = (this.paramNames = [...params.keys()]);
+    const paramShapes = params;
+    const g = new GraphBuilder();
+    const o = new BertGraphOps(g, variants);
+    const H = c.hiddenSize;
+    const A = c.numAttentionHeads;
+    const D = H / A;
+    const L = c.numHiddenLayers;
+    this.seedCount = 2 + 3 * L;
+
+    const ids = g.placeholder('input_ids', 'int32', [-1, -1]);
+    const mask = g.placeholder('attention_mask', 'int32', [-1, -1]);
+    const types = g.placeholder('token_type_ids', 'int32', [-1, -1]);
+    const labels = g.placeholder('labels', 'int32', [-1]);
+    const seedsIn = dropout ? g.placeholder('dropout_seeds', 'int32', [this.seedCount, 2]) : null;
+    this.inputs = { ids, mask, types, labels, seeds: seedsIn };
+    const seeds = seedsIn ? g.unstack(seedsIn, this.seedCount) : [];
+    let nextSeed = 0;
+    const seed = () => seeds[nextSeed++];
+
+    const W = new Map<string, Sym>();
+    this.weightFeeds = paramNames.map((name, i) => {
+      const shape = paramShapes.get(name);
+      if (!shape) throw new Error(`train graph: no shape for ${name}`);
+      const s = g.placeholder(`w${i}`, 'float32', shape);
+      W.set(name, s);
+      return s;
+    });
+    const w = (name: string) => {
+      const s = W.get(name);
+      if (!s) throw new Error(`train graph: the model has no parameter ${name}`);
+      return s;
+    };
+
+    // ---------------------------------------------------------------- forward
+    const dims = g.shape(ids);
+    const B = g.element(dims, 0);
+    const S = g.element(dims, 1);
+    const BSH = g.stack([B, S, H]);
+    const idsFlat = g.reshape(ids, [-1]);
+    const typesFlat = g.reshape(types, [-1]);
+
+    // Embeddings: LayerNorm((word + token type) + position), then dropout (encoder.ts embeddings()).
+    const word = w('bert.embeddings.word_embeddings.weight');
+    const position = w('bert.embeddings.position_embeddings.weight');
+    const tokenType = w('bert.embeddings.token_type_embeddings.weight');
+    const wordAndType = g.add(g.gather(word, idsFlat), g.gather(tokenType, typesFlat));
+    const positions = g.slice(position, [0, 0], g.stack([S, -1]));
+    const summed = g.reshape(g.add(g.reshape(wordAndType, BSH), positions), [-1, H]);
+    const embLn = o.layerNorm(summed, w('bert.embeddings.LayerNorm.weight'), w('bert.embeddings.LayerNorm.bias'), c.layerNormEps);
+    const embSeed = dropout ? seed() : null;
+    const embMask = embSeed && c.hiddenDropoutProb > 0 ? o.dropoutMask(embLn.y, c.hiddenDropoutProb, embSeed) : null;
+    let x = embMask ? g.mul(embLn.y, embMask) : embLn.y;
+
+    const maskAdd = g.reshape(g.mul(g.sub(o.scalar(1), g.cast(mask, 'float32')), o.scalar(MASK_VALUE)), g.stack([B, 1, 1, S]));
+    const splitHeads = (t: Sym) => g.transpose(g.reshape(t, g.stack([B, S, A, D])), [0, 2, 1, 3]);
+    const mergeHeads = (t: Sym) => g.reshape(g.transpose(t, [0, 2, 1, 3]), [-1, H]);
+    const scale = 1 / Math.sqrt(D);
+
+    interface LayerSaved {
+      w: Record<LayerKey, Sym>; x: Sym; qW: Sym; qh: Sym; kh: Sym; vh: Sym; probs: Sym; attMask: Sym | null; dropped: Sym;
+      context: Sym; m1: Sym | null; ln1: LayerNormSaved; a: Sym; h: Sym; cdf?: Sym; act: Sym; m2: Sym | null; ln2: LayerNormSaved;
+    }
+    const saved: LayerSaved[] = [];
+    for (let l = 0; l < L; l++) {
+      const lw = Object.fromEntries(Object.entries(LAYER_PARAMS).map(([k, suffix]) => [k, w(`bert.encoder.layer.${l}.${suffix}`)])) as Record<LayerKey, Sym>;
+      const [s0, s1, s2] = dropout ? [seed(), seed(), seed()] : [null, null, null];
+      // Scaling the query's weight and bias by 1/√D instead of the scores (as encoder.ts does).
+      const qW = g.mul(lw.qW, o.scalar(scale));
+      const q = o.linear(x, qW, g.mul(lw.qB, o.scalar(scale)));
+      const k = o.linear(x, lw.kW, lw.kB);
+      const v = o.linear(x, lw.vW, lw.vB);
+      const qh = splitHeads(q);
+      const kh = splitHeads(k);
+      const vh = splitHeads(v);
+      const probs = g.softmax(g.add(g.batchMatMul(qh, kh, false, true), maskAdd));
+      const attMask = s0 && c.attentionProbsDropoutProb > 0 ? o.dropoutMask(probs, c.attentionProbsDropoutProb, s0) : null;
+      const dropped = attMask ? g.mul(probs, attMask) : probs;
+      const context = mergeHeads(g.batchMatMul(dropped, vh));
+      const m1 = s1 && c.hiddenDropoutProb > 0 ? o.dropoutMask(x, c.hiddenDropoutProb, s1) : null;
+      const m2 = s2 && c.hiddenDropoutProb > 0 ? o.dropoutMask(x, c.hiddenDropoutProb, s2) : null;
+      const ao = o.linear(context, lw.aoW, lw.aoB);
+      const ln1 = o.layerNorm(g.add(m1 ? g.mul(ao, m1) : ao, x), lw.ln1G, lw.ln1B, c.layerNormEps);
+      const h = o.linear(ln1.y, lw.iW, lw.iB);
+      const act = o.activation(c.hiddenAct, h);
+      const out = o.linear(act.y, lw.oW, lw.oB);
+      const ln2 = o.layerNorm(g.add(m2 ? g.mul(out, m2) : out, ln1.y), lw.ln2G, lw.ln2B, c.layerNormEps);
+      saved.push({ w: lw, x, qW, qh, kh, vh, probs, attMask, dropped, context, m1, ln1, a: ln1.y, h, cdf: act.cdf, act: act.y, m2, ln2 });
+      x = ln2.y;
+    }
+
+    // Pooler (tanh of the first token's dense) and classifier, with dropout in between.
+    const FIRST = { begin: [0, 0, 0], end: [0, 1, 0], strides: [1, 1, 1], masks: { beginMask: 5, endMask: 5, shrinkAxisMask: 2 } };
+    const first = g.stridedSlice(g.reshape(x, BSH), FIRST.begin, FIRST.end, FIRST.strides, FIRST.masks);
+    const poolW = w('bert.pooler.dense.weight');
+    const pooled = g.tanh(o.linear(first, poolW, w('bert.pooler.dense.bias')));
+    const clsSeed = dropout ? seed() : null;
+    const clsMask = clsSeed && c.classifierDropoutProb > 0 ? o.dropoutMask(pooled, c.classifierDropoutProb, clsSeed) : null;
+    const pooledDropped = clsMask ? g.mul(pooled, clsMask) : pooled;
+    const clsW = w('classifier.weight');
+    const logits = o.linear(pooledDropped, clsW, w('classifier.bias'));
+    const ce = g.sparseSoftmaxCrossEntropy(logits, labels);
+    const loss = g.mean(ce.loss, [0]);
+
+    // ---------------------------------------------------------------- backward
+    const grads = new Map<string, Sym>();
+    const dLogits = g.div(ce.backprop, g.cast(B, 'float32'));
+    const cls = o.linearBackward(dLogits, pooledDropped, clsW);
+    grads.set('classifier.weight', cls.dW).set('classifier.bias', cls.db);
+    const dPooled = clsMask ? g.mul(cls.dx, clsMask) : cls.dx;
+    const dPoolPre = g.tanhGrad(pooled, dPooled);
+    const pool = o.linearBackward(dPoolPre, first, poolW);
+    grads.set('bert.pooler.dense.weight', pool.dW).set('bert.pooler.dense.bias', pool.db);
+    let dx = g.reshape(g.stridedSliceGrad(BSH, FIRST.begin, FIRST.end, FIRST.strides, pool.dx, FIRST.masks), [-1, H]);
+
+    for (let l = L - 1; l >= 0; l--) {
+      const s = saved[l];
+      const name = (k: LayerKey) => `bert.encoder.layer.${l}.${LAYER_PARAMS[k]}`;
+      // Feed-forward block.
+      const ln2 = o.layerNormBackward(dx, s.ln2, s.w.ln2G);
+      const out = o.linearBackward(s.m2 ? g.mul(ln2.dx, s.m2) : ln2.dx, s.act, s.w.oW);
+      const dh = o.activationBackward(c.hiddenAct, out.dx, s.h, s.cdf);
+      const inter = o.linearBackward(dh, s.a, s.w.iW);
+      const da = g.add(ln2.dx, inter.dx);
+      // Attention block.
+      const ln1 = o.layerNormBackward(da, s.ln1, s.w.ln1G);
+      const ao = o.linearBackward(s.m1 ? g.mul(ln1.dx, s.m1) : ln1.dx, s.context, s.w.aoW);
+      const dc = splitHeads(ao.dx);
+      const dv = g.batchMatMul(s.dropped, dc, true, false);
+      let dProbs = g.batchMatMul(dc, s.vh, false, true);
+      if (s.attMask) dProbs = g.mul(dProbs, s.attMask);
+      const dScores = g.mul(s.probs, g.sub(dProbs, g.sum(g.mul(dProbs, s.probs), [3], true)));
+      const q = o.linearBackward(mergeHeads(g.batchMatMul(dScores, s.kh)), s.x, s.qW);
+      const k = o.linearBackward(mergeHeads(g.batchMatMul(dScores, s.qh, true, false)), s.x, s.w.kW);
+      const v = o.linearBackward(mergeHeads(dv), s.x, s.w.vW);
+      dx = g.addN([ln1.dx, q.dx, k.dx, v.dx]);
+      grads.set(name('qW'), g.mul(q.dW, o.scalar(scale))).set(name('qB'), g.mul(q.db, o.scalar(scale)));
+      grads.set(name('kW'), k.dW).set(name('kB'), k.db).set(name('vW'), v.dW).set(name('vB'), v.db);
+      grads.set(name('aoW'), ao.dW).set(name('aoB'), ao.db).set(name('ln1G'), ln1.dGamma).set(name('ln1B'), ln1.dBeta);
+      grads.set(name('iW'), inter.dW).set(name('iB'), inter.db).set(name('oW'), out.dW).set(name('oB'), out.db);
+      grads.set(name('ln2G'), ln2.dGamma).set(name('ln2B'), ln2.dBeta);
+    }
+
+    // Embeddings: dense gradients of the three tables, like PyTorch's nn.Embedding.
+    const emb = o.layerNormBackward(embMask ? g.mul(dx, embMask) : dx, embLn, w('bert.embeddings.LayerNorm.weight'));
+    grads.set('bert.embeddings.LayerNorm.weight', emb.dGamma).set('bert.embeddings.LayerNorm.bias', emb.dBeta);
+    grads.set('bert.embeddings.word_embeddings.weight', g.unsortedSegmentSum(emb.dx, idsFlat, c.vocabSize));
+    grads.set('bert.embeddings.token_type_embeddings.weight', g.unsortedSegmentSum(emb.dx, typesFlat, c.typeVocabSize));
+    const dPositions = g.sum(g.reshape(emb.dx, BSH), [0]); // [S, H]
+    const padRows = g.stack([0, g.sub(g.int(c.maxPositionEmbeddings), S)]);
+    const paddings = g.node('Pack', [padRows, g.int([0, 0])], { T: { type: 'int32' }, N: { i: 2 }, axis: { i: 0 } })[0];
+    grads.set('bert.embeddings.position_embeddings.weight', g.pad(dPositions, paddings));
+
+    const ordered = paramNames.map((n) => {
+      const grad = grads.get(n);
+      if (!grad) throw new Error(`train graph: no gradient for ${n} (not a BertForSequenceClassification parameter?)`);
+      return grad;
+    });
+    // Global norm as clip.ts globalNorm computes it: sqrt(Σ 2·L2Loss(g)).
+    const squares = ordered.map((t) => g.mul(g.node('L2Loss', [t], { T: { type: 'float32' } })[0], o.scalar(2)));
+    const gradNorm = g.node('Sqrt', [g.addN(squares)], { T: { type: 'float32' } })[0];
+    let clipped = ordered;
+    if (maxGradNorm > 0) {
+      // clip.ts clipCoefficient: min(maxNorm · (1 / (norm + 1e-6)), 1), applied to every gradient.
+      const coefficient = g.node('Minimum', [g.mul(g.node('Reciprocal', [g.add(gradNorm, o.scalar(1e-6))], { T: { type: 'float32' } })[0], o.scalar(maxGradNorm)), o.scalar(1)], { T: { type: 'float32' } })[0];
+      clipped = ordered.map((t) => g.mul(t, coefficient));
+    }
+    this.fetches = [g.identity(loss, 'loss'), g.identity(logits, 'logits'), g.identity(gradNorm, 'grad_norm'), ...clipped.map((t, i) => g.identity(t, `grad${i}`))];
+    this.session = new GraphSession(g);
+  }
+
+  /**
+   * Loss, logits and gradients for one batch. `weights` in paramNames order; `seed`: the
+   * forward call's dropout seed (as model.forward's options.seed), required when built with dropout.
+   */
+  run(weights: readonly tf.Tensor[], batch: TrainGraphInputs, seed?: number): TrainGraphResult {
+    const feeds: [Sym, tf.Tensor][] = [
+      [this.inputs.ids, batch.inputIds], [this.inputs.mask, batch.attentionMask], [this.inputs.types, batch.tokenTypeIds], [this.inputs.labels, batch.labels],
+      ...this.weightFeeds.map((s, i) => [s, weights[i]] as [Sym, tf.Tensor]),
+    ];
+    let seeds: tf.Tensor | null = null;
+    if (this.inputs.seeds) {
+      if (seed === undefined) throw new Error('train graph: a dropout seed is required');
+      seeds = tf.tensor2d(seedPairs(seed, this.seedCount), [this.seedCount, 2], 'int32');
+      feeds.push([this.inputs.seeds, seeds]);
+    }
+    try {
+      const [loss, logits, gradNorm, ...grads] = this.session.run(feeds, this.fetches);
+      return { loss: loss as tf.Scalar, logits: logits as tf.Tensor2D, gradNorm: gradNorm as tf.Scalar, grads: new Map(this.paramNames.map((n, i) => [n, grads[i]])) };
+    } finally {
+      seeds?.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.session.dispose();
+  }
+}
+
+/** The dropout seed pairs of one forward call: the model's SeedStream order, each as ops.ts dropoutSeedPair. */
+function seedPairs(seed: number, count: number): Int32Array {
+  const stream = new SeedStream(seed);
+  const out = new Int32Array(count * 2);
+  for (let i = 0; i < count; i++) out.set(dropoutSeedPair(stream.next()), 2 * i);
+  return out;
+}

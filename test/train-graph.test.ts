@@ -1,0 +1,235 @@
+// The training step as one TensorFlow graph (src/model/train-graph.ts) against PyTorch's
+// gradients (test/fixtures/tiny-bert, made by scripts/fixtures/bert.py) and against the
+// eager model (tfjs ops + autodiff, itself checked in model.test.ts) with the same
+// dropout masks, including in-graph clipping, varying batch shapes, other activations,
+// and whole ClassificationTask steps in both modes.
+import { before, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend, tf } from '../src/backend';
+import { NlpbookError } from '../src/errors';
+import { BertForSequenceClassification } from '../src/model/bert';
+import { ClassificationTrainGraph, type TrainGraphOptions } from '../src/model/train-graph';
+import { clipGradNorm } from '../src/optim/clip';
+import { crossEntropy } from '../src/optim/loss';
+import { makeSettings } from '../src/settings';
+import { ClassificationTask, type TaskBatch } from '../src/task';
+import { graphAvailable } from '../src/tfgraph/session';
+import { FIXTURES } from './helpers';
+
+const TINY = path.join(FIXTURES, 'tiny-bert');
+
+interface RefBatch { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][] }
+const refBatches = (): RefBatch[] => JSON.parse(fs.readFileSync(path.join(TINY, 'reference-classification.json'), 'utf8')).batches;
+
+let native = false;
+before(async () => {
+  await initBackend({ quiet: true });
+  native = graphAvailable();
+});
+
+function tensors(b: RefBatch, labels: number[]): TaskBatch {
+  return {
+    inputIds: tf.tensor2d(b.input_ids, undefined, 'int32'),
+    attentionMask: tf.tensor2d(b.attention_mask, undefined, 'int32'),
+    tokenTypeIds: tf.tensor2d(b.token_type_ids, undefined, 'int32'),
+    labels: tf.tensor1d(labels, 'int32'),
+  };
+}
+
+function graphFor(model: BertForSequenceClassification, options: TrainGraphOptions = {}): ClassificationTrainGraph {
+  return new ClassificationTrainGraph(model.config, new Map([...model.weights].map(([n, v]) => [n, v.shape])), options);
+}
+
+/** Largest |a − b| over two gradient sets, relative to the largest |b| of each tensor (at least 1e-3), and absolute. */
+function compareGrads(model: BertForSequenceClassification, ours: Map<string, tf.Tensor>, ref: (name: string, v: tf.Variable) => tf.Tensor): { rel: number; abs: number; worst: string } {
+  let rel = 0;
+  let abs = 0;
+  let worst = '';
+  for (const [name, v] of model.weights) {
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(ours.get(name)!, ref(name, v)))).dataSync()[0]);
+    const scale = tf.tidy(() => Math.max(1e-3, tf.max(tf.abs(ref(name, v))).dataSync()[0]));
+    if (d / scale > rel) {
+      rel = d / scale;
+      worst = name;
+    }
+    abs = Math.max(abs, d);
+  }
+  return { rel, abs, worst };
+}
+
+describe('training graph', () => {
+  test('gradients equal PyTorch\'s for every parameter (dropout off)', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const ref = JSON.parse(fs.readFileSync(path.join(TINY, 'reference-grads.json'), 'utf8'));
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const graph = graphFor(model, { dropout: false });
+    tf.tidy(() => {
+      const r = graph.run([...model.weights.values()], tensors(refBatches()[0], ref.labels));
+      assert.ok(Math.abs(r.loss.dataSync()[0] - ref.loss) < 1e-5, `loss ${r.loss.dataSync()[0]} vs ${ref.loss}`);
+      let worst = 0;
+      for (const name of model.weights.keys()) {
+        const g = r.grads.get(name)!;
+        if (name === 'bert.embeddings.word_embeddings.weight') {
+          const rows = tf.gather(g, ref.word_embedding_rows.ids as number[]).arraySync() as number[][];
+          rows.forEach((row, i) => row.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - ref.word_embedding_rows.rows[i][j])); }));
+          const total = tf.sum(tf.abs(g)).dataSync()[0];
+          const used = rows.flat().reduce((s, x) => s + Math.abs(x), 0);
+          assert.ok(Math.abs(total - used) < 1e-4, 'no gradient outside the rows of the batch\'s ids');
+          continue;
+        }
+        const got = g.dataSync();
+        const want = ref.grads[name] as number[];
+        assert.equal(got.length, want.length, name);
+        const scale = Math.max(1e-3, ...want.map(Math.abs));
+        let d = 0;
+        for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i] - want[i]));
+        assert.ok(d / scale < 1e-3, `${name}: max |diff| ${d} vs max |grad| ${scale}`);
+        worst = Math.max(worst, d);
+      }
+      assert.ok(worst < 1e-4, `worst gradient difference ${worst}`);
+      // Unclipped: the norm is reported, the gradients are left as they are.
+      const norm = Math.sqrt([...r.grads.values()].reduce((s, t) => s + tf.sum(tf.square(t)).dataSync()[0], 0));
+      assert.ok(Math.abs(r.gradNorm.dataSync()[0] - norm) < 1e-4 * norm);
+    });
+    graph.dispose();
+    model.dispose();
+  });
+
+  test('with dropout: the eager model\'s loss and gradients for the same seed; other seeds differ', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const graph = graphFor(model);
+    const b = refBatches()[8]; // sentence pairs: token types 0 and 1, padding
+    tf.tidy(() => {
+      const batch = tensors(b, b.input_ids.map((_, i) => (i * 7) % 2));
+      const r = graph.run([...model.weights.values()], batch, 11);
+      const eager = tf.variableGrads(() => crossEntropy(model.forward(batch, { training: true, seed: 11 }), batch.labels), model.trainableVariables());
+      assert.ok(Math.abs(r.loss.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5);
+      const d = compareGrads(model, r.grads, (_, v) => eager.grads[v.name]);
+      assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+      const other = graph.run([...model.weights.values()], batch, 12);
+      assert.ok(Math.abs(other.loss.dataSync()[0] - r.loss.dataSync()[0]) > 1e-4, 'seed 12 draws other dropout masks');
+      const again = graph.run([...model.weights.values()], batch, 11);
+      assert.deepEqual(again.loss.dataSync(), r.loss.dataSync(), 'the same seed gives the same step');
+    });
+    graph.dispose();
+    model.dispose();
+  });
+
+  test('in-graph clipping equals clip_grad_norm_ on the eager gradients; one graph serves batches of any shape', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const graph = graphFor(model, { maxGradNorm: 0.5 });
+    const batches = refBatches();
+    const shapes = new Set<string>();
+    for (const [k, b] of [batches[0], batches[3], batches[8]].entries()) {
+      shapes.add(`${b.input_ids.length}x${b.input_ids[0].length}`);
+      tf.tidy(() => {
+        const batch = tensors(b, b.input_ids.map((_, i) => (i + k) % 2));
+        const r = graph.run([...model.weights.values()], batch, 100 + k);
+        const eager = tf.variableGrads(() => crossEntropy(model.forward(batch, { training: true, seed: 100 + k }), batch.labels), model.trainableVariables());
+        const byName = Object.fromEntries([...model.weights].map(([n, v]) => [n, eager.grads[v.name]]));
+        const clipped = clipGradNorm(byName, 0.5);
+        const norm = clipped.totalNorm.dataSync()[0];
+        assert.ok(norm > 0.5, `the test needs a norm above the limit, got ${norm}`);
+        assert.ok(Math.abs(r.gradNorm.dataSync()[0] - norm) < 1e-5 * norm, `norm ${r.gradNorm.dataSync()[0]} vs ${norm}`);
+        const d = compareGrads(model, r.grads, (n) => clipped.grads[n]);
+        assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `batch ${k}, ${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+      });
+    }
+    assert.ok(shapes.size >= 2, `expected batches of different shapes, got ${[...shapes]}`);
+    graph.dispose();
+    model.dispose();
+  });
+
+  test('tanh-GELU and ReLU layers: the eager model\'s gradients', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    for (const act of ['gelu_new', 'relu'] as const) {
+      const base = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+      const model = new BertForSequenceClassification(base.config.with({ hiddenAct: act }), (name) => base.weights.get(name));
+      base.dispose();
+      const graph = graphFor(model);
+      tf.tidy(() => {
+        const b = refBatches()[1];
+        const batch = tensors(b, b.input_ids.map((_, i) => i % 2));
+        const r = graph.run([...model.weights.values()], batch, 5);
+        const eager = tf.variableGrads(() => crossEntropy(model.forward(batch, { training: true, seed: 5 }), batch.labels), model.trainableVariables());
+        const d = compareGrads(model, r.grads, (_, v) => eager.grads[v.name]);
+        assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `${act}, ${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+      });
+      graph.dispose();
+      model.dispose();
+    }
+  });
+});
+
+describe('ClassificationTask in graph mode', () => {
+  const settings = makeSettings({ learningRate: 1e-2, warmupRatio: 0, seed: 3 });
+
+  test('three training steps move the weights as the eager task does; no tensor leaks', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const models = [0, 1].map(() => BertForSequenceClassification.fromPretrained(TINY, { quiet: true, seed: 3 }));
+    const graphTask = new ClassificationTask(models[0], settings, 10, { graph: true });
+    const eagerTask = new ClassificationTask(models[1], settings, 10, { graph: false });
+    assert.equal(graphTask.graphMode, true);
+    assert.equal(eagerTask.graphMode, false);
+    const b = refBatches()[8];
+    const batch = tensors(b, b.input_ids.map((_, i) => (i * 3) % 2));
+    let before = 0;
+    for (let k = 0; k < 3; k++) {
+      const [g, e] = [graphTask.trainStep(batch), eagerTask.trainStep(batch)];
+      assert.ok(Math.abs(g.loss.dataSync()[0] - e.loss.dataSync()[0]) < 1e-4, `step ${k + 1} loss ${g.loss.dataSync()[0]} vs ${e.loss.dataSync()[0]}`);
+      assert.ok(Math.abs(g.gradNorm.dataSync()[0] - e.gradNorm.dataSync()[0]) < 1e-4 * e.gradNorm.dataSync()[0]);
+      assert.equal(g.accuracy.dataSync()[0], e.accuracy.dataSync()[0]);
+      g.dispose();
+      e.dispose();
+      if (k === 0) before = tf.memory().numTensors;
+    }
+    assert.equal(tf.memory().numTensors, before, 'tensor count grew over graph steps');
+    let worst = 0;
+    let worstName = '';
+    for (const [name, v] of models[0].weights) {
+      const d = tf.tidy(() => tf.max(tf.abs(tf.sub(v, models[1].weight(name)))).dataSync()[0]);
+      if (/attention\.self\.key\.bias$/.test(name)) {
+        // The key bias's true gradient is 0 (softmax ignores a shift shared by a row); what
+        // both paths compute is float32 noise, which Adam scales up to steps of ~lr.
+        assert.ok(d <= 3 * settings.learningRate * 1.5, `${name}: ${d}`);
+        continue;
+      }
+      if (d > worst) [worst, worstName] = [d, name];
+    }
+    assert.ok(worst < 2e-5, `weights after 3 steps differ by ${worst} (${worstName})`);
+    tf.dispose(Object.values(batch));
+    graphTask.dispose();
+    eagerTask.dispose();
+    models.forEach((m) => m.dispose());
+  });
+
+  test('too long rows and graph: true without the native backend are one-line errors', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const task = new ClassificationTask(model, settings, 10, { graph: true });
+    const L = model.config.maxPositionEmbeddings + 1;
+    const batch: TaskBatch = {
+      inputIds: tf.ones([1, L], 'int32'), attentionMask: tf.ones([1, L], 'int32'), tokenTypeIds: tf.zeros([1, L], 'int32'), labels: tf.tensor1d([0], 'int32'),
+    };
+    assert.throws(() => task.trainStep(batch), (e: unknown) => e instanceof NlpbookError && /inputIds: 301 tokens per row, but the model has only 300 positions/.test(e.message));
+    tf.dispose(Object.values(batch));
+    task.dispose();
+    model.dispose();
+  });
+});
+
+test('without the native backend, tasks train eagerly (wasm)', async () => {
+  const previous = tf.getBackend();
+  require('@tensorflow/tfjs-backend-wasm');
+  await tf.setBackend('wasm');
+  try {
+    assert.equal(graphAvailable(), false);
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const task = new ClassificationTask(model, makeSettings({}), 10);
+    assert.equal(task.graphMode, false);
+    assert.throws(() => new ClassificationTask(model, makeSettings({}), 10, { graph: true }), /graph: true needs the native tensorflow backend/);
+    task.dispose();
+    model.dispose();
+  } finally {
+    await tf.setBackend(previous);
+  }
+  assert.equal(graphAvailable(), native);
+});
