@@ -4,7 +4,8 @@
 //   1. Per sequence, choose round(maskProb · n) of its n real tokens (at least one),
 //      never [CLS], [SEP], [PAD], [UNK] or [MASK]. With whole-word masking the choice is
 //      made among WORDS: a piece and the "##" pieces after it are chosen together
-//      (a word that would overshoot the count is skipped, as in Google's code).
+//      (a word that would overshoot the count is skipped, as in Google's code; when
+//      every word would, one whole word is chosen, so no sequence is left without).
 //   2. Each chosen token becomes [MASK] (80%), a random token (10%) or stays (10%),
 //      decided token by token. The model must predict the ORIGINAL token at every
 //      chosen position, so it cannot trust what it sees there.
@@ -106,6 +107,9 @@ export function maskSequence(ids: ArrayLike<number>, vocab: MaskingVocab, option
     if (chosen.length + group.length > target) continue; // a word that does not fit; a shorter one may
     chosen.push(...group);
   }
+  // Every word longer than the target (a short sentence of multi-piece words): take one
+  // whole word anyway, so every sequence has something to predict.
+  if (chosen.length === 0 && groups.length > 0) chosen.push(...groups[0]);
   chosen.sort((a, b) => a - b);
   const labels: number[] = [];
   for (const pos of chosen) {

@@ -249,3 +249,13 @@ export function readSavedPretrainSettings(dir: string): PretrainSettings | null 
 export function suggestPretrainField(name: string): keyof PretrainSettings | undefined {
   return closestField(name, Object.keys(PRETRAIN_FIELDS) as (keyof PretrainSettings)[]);
 }
+
+/** One row per field (value, default, meaning), in table order: for console.table in notebooks. */
+export function describePretrainSettings(s: PretrainSettings = makePretrainSettings()): { field: string; value: unknown; default: unknown; doc: string }[] {
+  return (Object.keys(PRETRAIN_FIELDS) as (keyof PretrainSettings)[]).map((field) => ({
+    field,
+    value: s[field],
+    default: DEFAULT_PRETRAIN_SETTINGS[field],
+    doc: PRETRAIN_FIELDS[field].doc,
+  }));
+}

@@ -95,8 +95,8 @@ export interface PretrainState {
   batchesPerEpoch: number;
   /** Real (non-padding) tokens trained on so far. */
   trainedTokens: number;
-  /** Steps since the last metrics line, already read to the host. */
-  window: { steps: number; lossSum: number; accuracySum: number; tokens: number };
+  /** Steps since the last metrics line, already read to the host; sums weighted by masked tokens. */
+  window: { steps: number; masked: number; lossSum: number; accuracySum: number; tokens: number };
   /** Why training ended ('steps': all done; 'minutes': the time budget), null while it goes on. */
   stoppedBy: 'steps' | 'minutes' | null;
   /** Wall seconds of training so far (all sessions). */
@@ -121,7 +121,7 @@ export interface PretrainResult {
   trainedTokens: number;
   /** Real tokens per second over the whole run. */
   tokensPerSecond: number;
-  /** Mean MLM loss and accuracy of the last logged window of training steps. */
+  /** MLM loss and accuracy over the masked tokens of the last logged window of training steps. */
   trainLoss: number | null;
   trainAccuracy: number | null;
   /** MLM loss and accuracy on the held-out documents (dropout off, fixed masks); null until finished. */
@@ -143,6 +143,7 @@ export interface PretrainMetricsLine {
   step: number;
   /** Fractional epoch at this step. */
   epoch: number;
+  /** Mean cross-entropy and accuracy over the masked tokens of the steps since the previous line (dropout on). */
   loss: number;
   accuracy: number;
   lr: number;
@@ -347,7 +348,7 @@ class PretrainRun {
   private readonly optimizer: AdamW;
   private readonly loader: DataLoader;
   private state!: PretrainState;
-  private pending: { loss: tf.Scalar; accuracy: tf.Scalar }[] = [];
+  private pending: { loss: tf.Scalar; accuracy: tf.Scalar; masked: number }[] = [];
   private sessionStart = Date.now();
   private secondsBefore = 0;
   private lastSave = Date.now();
@@ -411,7 +412,7 @@ class PretrainRun {
       totalSteps: this.schedule.totalSteps,
       batchesPerEpoch: this.loader.length,
       trainedTokens: 0,
-      window: { steps: 0, lossSum: 0, accuracySum: 0, tokens: 0 },
+      window: { steps: 0, masked: 0, lossSum: 0, accuracySum: 0, tokens: 0 },
       stoppedBy: null,
       seconds: 0,
       metricsBytes: 0,
@@ -462,7 +463,7 @@ class PretrainRun {
         this.optimizer.step(grads, { lr, gradScale: clip?.scale });
         return { loss: value, accuracy: acc as tf.Scalar };
       });
-      this.pending.push(out);
+      this.pending.push({ ...out, masked: batch.positions.length });
     } finally {
       disposeTensors(t);
     }
@@ -565,8 +566,9 @@ class PretrainRun {
     for (const p of this.pending) {
       const [loss, acc] = await Promise.all([p.loss.data(), p.accuracy.data()]);
       w.steps += 1;
-      w.lossSum += loss[0];
-      w.accuracySum += acc[0];
+      w.masked += p.masked;
+      w.lossSum += loss[0] * p.masked;
+      w.accuracySum += acc[0] * p.masked;
       p.loss.dispose();
       p.accuracy.dispose();
     }
@@ -584,8 +586,8 @@ class PretrainRun {
       type: 'train',
       step: st.step,
       epoch: round(st.step / st.batchesPerEpoch, 4),
-      loss: w.lossSum / w.steps,
-      accuracy: w.accuracySum / w.steps,
+      loss: w.lossSum / w.masked,
+      accuracy: w.accuracySum / w.masked,
       lr: lrAt(this.schedule, st.step - 1),
       tokens: st.trainedTokens,
       tokensPerSecond,
@@ -593,7 +595,7 @@ class PretrainRun {
     };
     this.appendMetrics(line);
     this.lastWindow = { loss: line.loss, accuracy: line.accuracy };
-    st.window = { steps: 0, lossSum: 0, accuracySum: 0, tokens: 0 };
+    st.window = { steps: 0, masked: 0, lossSum: 0, accuracySum: 0, tokens: 0 };
     this.windowStart = { time: now, tokens: 0 };
     return `loss ${line.loss.toFixed(3)} acc ${line.accuracy.toFixed(3)} lr ${line.lr.toExponential(2)} ${tokensPerSecond} tok/s`;
   }

@@ -155,6 +155,14 @@ describe('masking', () => {
     assert.ok(pieces.partial > 20, `without whole-word masking words are split (${pieces.partial})`);
     // Short sentences get at least one token, so the share is a little over 15%.
     for (const r of [wwm, pieces]) assert.ok(r.share > 0.14 && r.share < 0.2, `chosen share ${r.share}`);
+    // A short sentence whose every word is longer than the target still gets one whole word.
+    const twoPieceWords = tokenizer.encode('재밌었어요 기대됩니다').inputIds;
+    assert.equal(tokensToPredict(maskCandidates(twoPieceWords, vocab, true).flat().length, 0.15), 1);
+    for (let seed = 0; seed < 20; seed++) {
+      const m = maskSequence(twoPieceWords, vocab, BERT, new Rng(seed));
+      const words = maskCandidates(twoPieceWords, vocab, true);
+      assert.ok(words.some((w) => JSON.stringify(w) === JSON.stringify(m.positions)), `one whole word: ${m.positions}`);
+    }
     // The grouping itself: "##" pieces join the piece before them, specials split words.
     const ids = tokenizer.encode('재밌었어요 완전').inputIds;
     const tokens = ids.map((id) => tokenizer.idToToken(id)!);
