@@ -256,8 +256,14 @@ export class GraphBuilder {
   }
 
   /** Rows of `data` summed into `numSegments` rows by `ids` (the gradient of gather). */
-  unsortedSegmentSum(data: Sym, ids: Sym, numSegments: number): Sym {
-    return this.one('UnsortedSegmentSum', [data, ids, this.int(numSegments)], { T: { type: data.dtype }, Tindices: { type: 'int32' }, Tnumsegments: { type: 'int32' } });
+  unsortedSegmentSum(data: Sym, ids: Sym, numSegments: number | Sym): Sym {
+    return this.one('UnsortedSegmentSum', [data, ids, typeof numSegments === 'number' ? this.int(numSegments) : numSegments], { T: { type: data.dtype }, Tindices: { type: 'int32' }, Tnumsegments: { type: 'int32' } });
+  }
+
+  /** The distinct values of a vector in order of first appearance, and each element's index into them. */
+  unique(x: Sym): { values: Sym; index: Sym } {
+    const [values, index] = this.node('Unique', [x], { T: { type: x.dtype }, out_idx: { type: 'int32' } }, { outputs: 2 });
+    return { values, index: { ...index, dtype: 'int32' } };
   }
 
   // ------------------------------------------------------------ random numbers and losses
