@@ -326,9 +326,10 @@ export class ClassificationTrainGraph {
       const ao = o.linearBackward(s.m1 ? g.mul(ln1.dx, s.m1) : ln1.dx, s.context, s.w.aoW);
       const dc = splitHeads(ao.dx);
       const dv = g.batchMatMul(s.dropped, dc, true, false);
-      let dProbs = g.batchMatMul(dc, s.vh, false, true);
-      if (s.attMask) dProbs = g.mul(dProbs, s.attMask);
-      const dScores = g.mul(s.probs, g.sub(dProbs, g.sum(g.mul(dProbs, s.probs), [3], true)));
+      // Softmax backward p·(dp − Σ dp·p) with dp = dDropped·mask: since p·mask is the dropped
+      // probabilities, t = dDropped·dropped gives p·dp in one multiply, and dScores = t − p·Σt.
+      const t = g.mul(g.batchMatMul(dc, s.vh, false, true), s.dropped);
+      const dScores = g.sub(t, g.mul(s.probs, g.sum(t, [3], true)));
       const q = o.linearBackward(mergeHeads(g.batchMatMul(dScores, s.kh)), s.x, s.qW);
       const k = o.linearBackward(mergeHeads(g.batchMatMul(dScores, s.qh, true, false)), s.x, s.w.kW);
       const v = o.linearBackward(mergeHeads(dv), s.x, s.w.vW);
