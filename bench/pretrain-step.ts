@@ -1,0 +1,111 @@
+// Throughput probe (not a test) for MLM pretraining on this machine: real (non-padding)
+// tokens per second of the real pretraining loop (src/pretrain.ts: masking, forward and
+// backward at the masked positions, clipping, AdamW) for a few model sizes, sequence
+// lengths, batch sizes, one document per sequence vs packed. NSMC training documents,
+// kcbert's vocabulary. Each case runs `--steps` steps; the first window (warm-up: kernel
+// set-up) is left out, the rest averaged. Every case runs in this one process, one after
+// the other, so they share the machine's conditions; the load average is recorded.
+//
+//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick]
+// Writes bench/results/pretrain-step.json and prints one JSON line per case.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { initBackend } from '../src/backend';
+import { pretrain, pretrainMetrics } from '../src/pretrain';
+import type { PretrainSettings } from '../src/pretrain-settings';
+import { BertTokenizer } from '../src/tokenizer';
+
+const { values } = parseArgs({
+  options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+});
+const rounds = Number(values.rounds);
+const steps = Number(values.steps);
+const window = Math.max(2, Math.floor(steps / 6));
+
+const SIZES = [
+  { name: 'L2/H128/A2/I512', layers: 2, hidden: 128, heads: 2, intermediate: 512 },
+  { name: 'L4/H192/A3/I768', layers: 4, hidden: 192, heads: 3, intermediate: 768 },
+  { name: 'L4/H256/A4/I1024', layers: 4, hidden: 256, heads: 4, intermediate: 1024 },
+];
+
+interface Case { size: (typeof SIZES)[number]; maxSeqLength: number; batchSize: number; packing: boolean }
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  for (const size of SIZES) {
+    for (const packing of [false, true]) {
+      for (const maxSeqLength of [64, 128]) {
+        for (const batchSize of [64, 128]) {
+          // Packed batches are full: 128 x 128 = 16k tokens per step is more than the other cases by far; keep it comparable.
+          if (values.quick && (batchSize !== 128 || maxSeqLength !== 128)) continue;
+          out.push({ size, maxSeqLength, batchSize: packing && maxSeqLength === 128 ? batchSize / 2 : batchSize, packing });
+        }
+      }
+    }
+  }
+  // Drop duplicates the halving made; --filter keeps the cases whose label contains it (e.g. "L4/H256 sentence 128x128").
+  return out
+    .filter((c, i) => out.findIndex((d) => d.size === c.size && d.maxSeqLength === c.maxSeqLength && d.batchSize === c.batchSize && d.packing === c.packing) === i)
+    .filter((c) => !values.filter || label(c).includes(values.filter));
+}
+
+function label(c: Case): string {
+  return `${c.size.name} ${c.packing ? 'packed' : 'sentence'} ${c.batchSize}x${c.maxSeqLength}`;
+}
+
+(async () => {
+  const backend = await initBackend();
+  const tokenizer = await BertTokenizer.fromPretrained('beomi/kcbert-base');
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nlpbook-pretrain-bench-'));
+  const results: object[] = [];
+  const loadBefore = os.loadavg();
+  const rows = new Map<string, { c: Case; tokensPerSecond: number[]; msPerStep: number[]; load: number[]; tokensPerStep: number; parameters: number }>();
+  try {
+    // Rounds over all cases (not case after case), so a burst of load elsewhere on the
+    // machine hits every case a little instead of one case a lot; the best round counts.
+    for (let round = 0; round < rounds; round++) {
+      for (const c of cases()) {
+        const outputDir = path.join(scratch, `${round}-${results.length}-${Date.now()}`);
+        const settings: Partial<PretrainSettings> = {
+          outputDir, layers: c.size.layers, hidden: c.size.hidden, heads: c.size.heads, intermediate: c.size.intermediate,
+          maxPositions: 128, maxSeqLength: c.maxSeqLength, packing: c.packing, batchSize: c.batchSize, steps, heldOutDocuments: 0,
+          logEverySteps: window, tqdmEnabled: false, checkpointEveryMinutes: 0,
+        };
+        const load = os.loadavg()[0];
+        const r = await pretrain(settings, { tokenizer, log: () => {} });
+        const lines = pretrainMetrics(outputDir).train;
+        const first = lines[0];
+        const last = lines[lines.length - 1];
+        const secs = last.seconds - first.seconds; // the first window (warm-up) left out
+        const key = JSON.stringify([c.size.name, c.packing, c.maxSeqLength, c.batchSize]);
+        const row = rows.get(key) ?? { c, tokensPerSecond: [], msPerStep: [], load: [], tokensPerStep: Math.round(r.trainedTokens / r.steps), parameters: r.parameters };
+        row.tokensPerSecond.push(Math.round((last.tokens - first.tokens) / secs));
+        row.msPerStep.push(Math.round((1000 * secs) / (last.step - first.step)));
+        row.load.push(+load.toFixed(2));
+        rows.set(key, row);
+        console.log(JSON.stringify({ round, size: c.size.name, packing: c.packing, maxSeqLength: c.maxSeqLength, batchSize: c.batchSize, tokensPerSecond: row.tokensPerSecond[round], msPerStep: row.msPerStep[round], load }));
+        fs.rmSync(outputDir, { recursive: true, force: true });
+      }
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  for (const { c, ...row } of rows.values()) {
+    results.push({
+      size: c.size.name, packing: c.packing, maxSeqLength: c.maxSeqLength, batchSize: c.batchSize,
+      bestTokensPerSecond: Math.max(...row.tokensPerSecond), tokensPerSecond: row.tokensPerSecond, msPerStep: row.msPerStep,
+      tokensPerStep: row.tokensPerStep, parameters: row.parameters, loadAverage1m: row.load,
+    });
+  }
+  const summary = {
+    what: 'MLM pretraining loop (src/pretrain.ts): real tokens/s after the first window, NSMC train documents, kcbert vocab (30000)',
+    steps, window, rounds, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null }, backend: backend.backend, threads: backend.threads, cores: os.cpus().length, cpu: os.cpus()[0]?.model,
+    node: process.version, loadAverageBefore: loadBefore.map((x) => +x.toFixed(2)), loadAverageAfter: os.loadavg().map((x) => +x.toFixed(2)),
+    date: new Date().toISOString(), results,
+  };
+  const file = values.out ?? path.join(__dirname, 'results', 'pretrain-step.json');
+  fs.writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+  console.error(`wrote ${file}`);
+})();
