@@ -218,6 +218,8 @@ export async function pretrain(input: Partial<PretrainSettings>, options: Pretra
     const saved = readSavedPretrainSettings(dir);
     const conflicts = saved ? pretrainConflicts(saved, settings) : [`${PRETRAIN_SETTINGS_FILE} is missing`];
     if (conflicts.length) throw otherRunError(dir, conflicts);
+    // A crash between writing the result and removing the resume checkpoint leaves it behind.
+    fs.rmSync(checkpointsDir(dir), { recursive: true, force: true });
     log(`nlpbook: ${dir} already holds a model pretrained with these settings (${done.steps} steps); delete it to pretrain again`);
     return { ...done, model: dir, metrics: path.join(dir, METRICS_FILE), reused: true, resumedFrom: null };
   }
@@ -435,6 +437,9 @@ class PretrainRun {
     this.state = { ...saved, settings: this.settings };
     this.secondsBefore = saved.seconds;
     this.resumedFrom = saved.step;
+    const lines = pretrainMetrics(this.dir).train;
+    const last = lines[lines.length - 1];
+    if (last) this.lastWindow = { loss: last.loss, accuracy: last.accuracy };
     this.log(`nlpbook: resuming ${lastDir(this.dir)} at step ${saved.step}/${saved.totalSteps}`);
   }
 
