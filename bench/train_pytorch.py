@@ -7,7 +7,7 @@ torch.optim.AdamW (lr 5e-5, eps 1e-6, weight decay 0.01 except biases and LayerN
 weights) with the linear warmup schedule, zero_grad. Threads: --threads (default 2).
 
 Usage: python bench/train_pytorch.py --layers 2 --hidden 128 --heads 2 --intermediate 512 \
-          --vocab 30000 --batch 32 --seq 64 --steps 10 [--warmup 3] [--threads 2]
+          --vocab 30000 --batch 32 --seq 64 --steps 10 [--warmup 3] [--threads 2] [--full-mask]
 Prints one JSON line: msPerStep (median wall), minMs, cpuMsPerStep (median process CPU), ...
 """
 import argparse
@@ -20,10 +20,10 @@ import torch
 from transformers import BertConfig, BertForSequenceClassification, get_linear_schedule_with_warmup
 
 
-def bench_batch(batch, seq, vocab):
+def bench_batch(batch, seq, vocab, full_mask=False):
     ids, mask, labels = [], [], []
     for b in range(batch):
-        n = seq - (b * seq) // (2 * batch)
+        n = seq if full_mask else seq - (b * seq) // (2 * batch)
         ids.append([2 if i == 0 else (5 + ((b * 7919 + i * 104729) % (vocab - 5)) if i < n else 0) for i in range(seq)])
         mask.append([1 if i < n else 0 for i in range(seq)])
         labels.append(b % 2)
@@ -35,6 +35,7 @@ def main():
     for name, default in [('layers', 2), ('hidden', 128), ('heads', 2), ('intermediate', 512), ('vocab', 30000),
                           ('batch', 32), ('seq', 64), ('steps', 10), ('warmup', 3), ('threads', 2), ('seed', 1)]:
         p.add_argument(f'--{name}', type=int, default=default)
+    p.add_argument('--full-mask', action='store_true', help='attention mask all ones (no padded tail)')
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -50,7 +51,7 @@ def main():
     opt = torch.optim.AdamW(groups, lr=5e-5, eps=1e-6)
     total = a.warmup + a.steps + 1
     sched = get_linear_schedule_with_warmup(opt, int(total * 0.1 + 0.999999), total)
-    ids, mask, labels = bench_batch(a.batch, a.seq, a.vocab)
+    ids, mask, labels = bench_batch(a.batch, a.seq, a.vocab, a.full_mask)
     types = torch.zeros_like(ids)
     wall, cpu = [], []
     for i in range(a.warmup + a.steps):
@@ -73,7 +74,7 @@ def main():
         'backend': f'torch {torch.__version__}', 'threads': torch.get_num_threads(),
         'attention': getattr(model.config, '_attn_implementation', None),
         'shape': {k: getattr(a, k) for k in ('layers', 'hidden', 'heads', 'intermediate', 'vocab', 'batch', 'seq')},
-        'steps': a.steps, 'warmupSteps': a.warmup, 'params': sum(p.numel() for p in model.parameters()),
+        'fullMask': a.full_mask, 'steps': a.steps, 'warmupSteps': a.warmup, 'params': sum(p.numel() for p in model.parameters()),
         'loadavg': [round(x, 2) for x in os.getloadavg()],
     }))
 

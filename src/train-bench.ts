@@ -27,6 +27,8 @@ export interface TrainBenchOptions {
   seed?: number;
   /** Run the step as one TensorFlow graph (default: when the native backend runs) or eagerly (false). */
   graph?: boolean;
+  /** Attention mask all ones (no padding) instead of the padded tail of benchBatch. */
+  fullMask?: boolean;
 }
 
 export interface TrainBenchResult {
@@ -56,14 +58,15 @@ export interface TrainBenchResult {
 /**
  * The benchmark batch, the same as bench/train_pytorch.py's: row b keeps
  * seq − floor(b·seq / (2·batch)) tokens (full length down to about half; a realistic
- * padded tail), [CLS]=2 first, ids from a fixed integer hash in [5, vocab), label b % 2.
+ * padded tail: 24% of the positions at batch 32, 22% at batch 8), [CLS]=2 first, ids from a
+ * fixed integer hash in [5, vocab), label b % 2. fullMask: every row full length, no padding.
  */
-export function benchBatch(batch: number, seq: number, vocab: number): { ids: number[][]; mask: number[][]; labels: number[] } {
+export function benchBatch(batch: number, seq: number, vocab: number, fullMask = false): { ids: number[][]; mask: number[][]; labels: number[] } {
   const ids: number[][] = [];
   const mask: number[][] = [];
   const labels: number[] = [];
   for (let b = 0; b < batch; b++) {
-    const len = seq - Math.floor((b * seq) / (2 * batch));
+    const len = fullMask ? seq : seq - Math.floor((b * seq) / (2 * batch));
     ids.push(Array.from({ length: seq }, (_, i) => (i === 0 ? 2 : i < len ? 5 + ((b * 7919 + i * 104729) % (vocab - 5)) : 0)));
     mask.push(Array.from({ length: seq }, (_, i) => (i < len ? 1 : 0)));
     labels.push(b % 2);
@@ -72,6 +75,7 @@ export function benchBatch(batch: number, seq: number, vocab: number): { ids: nu
 }
 
 export const BENCH_INPUTS = 'random ids; row b has seq - floor(b*seq/(2*batch)) real tokens (full down to ~half), padded tail masked; token types all 0';
+export const BENCH_INPUTS_FULL = 'random ids; every row seq real tokens, attention mask all ones; token types all 0';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
@@ -94,7 +98,7 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
   const model = BertForSequenceClassification.init(config, seed);
   const task = new ClassificationTask(model, { ...DEFAULT_SETTINGS, seed }, warmupSteps + o.steps + 1, { graph: o.graph });
   const mode = task.graphMode ? 'graph' : 'eager';
-  const { ids, mask, labels } = benchBatch(o.batch, o.seq, o.vocab);
+  const { ids, mask, labels } = benchBatch(o.batch, o.seq, o.vocab, o.fullMask);
   const batch: TaskBatch = {
     inputIds: tf.tensor2d(ids, [o.batch, o.seq], 'int32'),
     attentionMask: tf.tensor2d(mask, [o.batch, o.seq], 'int32'),
@@ -136,7 +140,7 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
     steps: o.steps,
     warmupSteps,
     params: paramCount(config),
-    inputs: BENCH_INPUTS,
+    inputs: o.fullMask ? BENCH_INPUTS_FULL : BENCH_INPUTS,
     step: 'ClassificationTask.trainStep: forward (dropout on) + cross-entropy + backward + clip to norm 1 + AdamW',
     loadavg: os.loadavg().map((x) => round(x)),
   };

@@ -141,6 +141,39 @@ describe('training graph', () => {
     model.dispose();
   });
 
+  test('skipping padded positions changes nothing: with and without, unpadded and all-padding rows', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const skipping = graphFor(model, { maxGradNorm: 1 });
+    const full = graphFor(model, { maxGradNorm: 1, skipPadding: false });
+    assert.equal(skipping.skipPadding, true);
+    const b = refBatches()[8];
+    const variants: [string, number[][]][] = [
+      ['padded', b.attention_mask],
+      ['no padding', b.attention_mask.map((row) => row.map(() => 1))],
+      // A first token masked, and a row with no real token at all (HF then attends uniformly over its padding).
+      ['odd masks', b.attention_mask.map((row, i) => (i === 0 ? row.map((x, j) => (j === 0 ? 0 : x)) : i === 1 ? row.map(() => 0) : row))],
+    ];
+    for (const [what, mask] of variants) {
+      tf.tidy(() => {
+        const batch = { ...tensors(b, b.input_ids.map((_, i) => i % 2)), attentionMask: tf.tensor2d(mask, undefined, 'int32') };
+        const r = skipping.run([...model.weights.values()], batch, 9);
+        const f = full.run([...model.weights.values()], batch, 9);
+        const eager = tf.variableGrads(() => crossEntropy(model.forward(batch, { training: true, seed: 9 }), batch.labels), model.trainableVariables());
+        assert.ok(Math.abs(r.loss.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5, `${what}: loss`);
+        assert.ok(Math.abs(f.loss.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5, `${what}: loss (full)`);
+        const byName = Object.fromEntries([...model.weights].map(([n, v]) => [n, eager.grads[v.name]]));
+        const clipped = clipGradNorm(byName, 1);
+        for (const [mode, res] of [['skipping', r], ['full', f]] as const) {
+          const d = compareGrads(model, res.grads, (n) => clipped.grads[n]);
+          assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `${what}, ${mode}, ${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+        }
+      });
+    }
+    skipping.dispose();
+    full.dispose();
+    model.dispose();
+  });
+
   test('tanh-GELU and ReLU layers: the eager model\'s gradients', { skip: !graphAvailable() && 'needs the native backend' }, () => {
     for (const act of ['gelu_new', 'relu'] as const) {
       const base = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });

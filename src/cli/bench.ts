@@ -6,13 +6,14 @@ import { NlpbookError } from '../errors';
 import { benchTrainStep } from '../train-bench';
 
 const USAGE = `usage: nlpbook bench train [--layers L] [--hidden H] [--heads A] [--intermediate I]
-                          [--vocab V] [--batch B] [--seq S] [--steps N] [--warmup W] [--eager] [--json]
+                          [--vocab V] [--batch B] [--seq S] [--steps N] [--warmup W] [--eager] [--full-mask] [--json]
 
 Times N training steps (after W untimed ones) of BertForSequenceClassification with
 random weights: forward with dropout, cross-entropy, backward, clipping, AdamW
 (ClassificationTask.trainStep). Defaults: 2 layers, hidden 128, 2 heads, intermediate 512,
 vocab 30000, batch 32, seq 64, 10 steps, 3 warm-up steps. --eager: tfjs ops and autodiff
-instead of one TensorFlow graph per step (the default on the native backend).
+instead of one TensorFlow graph per step (the default on the native backend). Batch: random ids,
+rows padded from full length down to about half (--full-mask: no padding).
 Threads: TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS (read by TensorFlow at start).`;
 
 const NUMBERS = { layers: '2', hidden: '128', heads: '2', intermediate: '512', vocab: '30000', batch: '32', seq: '64', steps: '10', warmup: '3' } as const;
@@ -27,6 +28,7 @@ export const command = {
         ...Object.fromEntries(Object.entries(NUMBERS).map(([k, d]) => [k, { type: 'string' as const, default: d }])),
         json: { type: 'boolean', default: false },
         eager: { type: 'boolean', default: false },
+        'full-mask': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -47,6 +49,7 @@ export const command = {
       layers: num('layers'), hidden: num('hidden'), heads: num('heads'), intermediate: num('intermediate'),
       vocab: num('vocab'), batch: num('batch'), seq: num('seq'), steps: num('steps'), warmupSteps: num('warmup'),
       graph: values.eager ? false : undefined,
+      fullMask: values['full-mask'] as boolean,
     });
     if (values.json) {
       console.log(JSON.stringify(r));

@@ -14,7 +14,7 @@ import { ProtoWriter } from './protobuf';
 export type DType = 'float32' | 'int32' | 'bool';
 
 /** TensorFlow's DataType enum values (types.proto). */
-const DT: Record<DType, number> = { float32: 1, int32: 3, bool: 10 };
+const DT: Record<DType | 'int64', number> = { float32: 1, int32: 3, int64: 9, bool: 10 };
 
 /** A symbolic tensor: output `index` of node `node`. */
 export interface Sym {
@@ -29,7 +29,7 @@ export function ref(t: Sym): string {
 }
 
 type Attr =
-  | { type: DType }
+  | { type: DType | 'int64' }
   | { i: number }
   | { f: number }
   | { b: boolean }
@@ -146,6 +146,9 @@ export class GraphBuilder {
   mul(a: Sym, b: Sym): Sym { return this.binary('Mul', a, b); }
   div(a: Sym, b: Sym): Sym { return this.binary('RealDiv', a, b); }
   greaterEqual(a: Sym, b: Sym): Sym { return this.one('GreaterEqual', [a, b], { T: { type: a.dtype } }, { dtype: 'bool' }); }
+  equal(a: Sym, b: Sym): Sym { return this.one('Equal', [a, b], { T: { type: a.dtype }, incompatible_shape_error: { b: true } }, { dtype: 'bool' }); }
+  notEqual(a: Sym, b: Sym): Sym { return this.one('NotEqual', [a, b], { T: { type: a.dtype }, incompatible_shape_error: { b: true } }, { dtype: 'bool' }); }
+  logicalOr(a: Sym, b: Sym): Sym { return this.one('LogicalOr', [a, b], {}, { dtype: 'bool' }); }
 
   addN(xs: readonly Sym[]): Sym {
     return xs.length === 1 ? xs[0] : this.one('AddN', xs, { N: { i: xs.length }, T: { type: xs[0].dtype } });
@@ -172,6 +175,15 @@ export class GraphBuilder {
 
   sum(x: Sym, axes: readonly number[], keepDims = false): Sym {
     return this.one('Sum', [x, this.int(axes)], { T: { type: x.dtype }, Tidx: { type: 'int32' }, keep_dims: { b: keepDims } });
+  }
+
+  max(x: Sym, axes: readonly number[], keepDims = false): Sym {
+    return this.one('Max', [x, this.int(axes)], { T: { type: x.dtype }, Tidx: { type: 'int32' }, keep_dims: { b: keepDims } });
+  }
+
+  /** Running sum along `axis`; exclusive: each element gets the sum of those before it. */
+  cumsum(x: Sym, axis: number, exclusive = false): Sym {
+    return this.one('Cumsum', [x, this.int(axis)], { T: { type: x.dtype }, Tidx: { type: 'int32' }, exclusive: { b: exclusive }, reverse: { b: false } });
   }
 
   mean(x: Sym, axes: readonly number[], keepDims = false): Sym {
@@ -211,6 +223,29 @@ export class GraphBuilder {
 
   shape(x: Sym): Sym {
     return this.one('Shape', [x], { T: { type: x.dtype }, out_type: { type: 'int32' } }, { dtype: 'int32' });
+  }
+
+  /** 0, 1, ..., limit − 1 (int32). */
+  range(limit: Sym): Sym {
+    return this.one('Range', [this.int(0), limit, this.int(1)], { Tidx: { type: 'int32' } }, { dtype: 'int32' });
+  }
+
+  expandDims(x: Sym, axis: number): Sym {
+    return this.one('ExpandDims', [x, this.int(axis)], { T: { type: x.dtype }, Tdim: { type: 'int32' } });
+  }
+
+  concat(xs: readonly Sym[], axis: number): Sym {
+    return this.one('ConcatV2', [...xs, this.int(axis)], { T: { type: xs[0].dtype }, N: { i: xs.length }, Tidx: { type: 'int32' } });
+  }
+
+  /** `x` cut into `n` equal parts along `axis`. */
+  split(x: Sym, n: number, axis: number): Sym[] {
+    return this.node('Split', [this.int(axis), x], { T: { type: x.dtype }, num_split: { i: n } }, { outputs: n, dtype: x.dtype });
+  }
+
+  /** Tensors of equal shape stacked along a new first axis. */
+  stackTensors(xs: readonly Sym[]): Sym {
+    return this.one('Pack', xs, { T: { type: xs[0].dtype }, N: { i: xs.length }, axis: { i: 0 } });
   }
 
   /** Scalars (int32 Syms or numbers) stacked into a vector: a shape computed in the graph. */
@@ -253,6 +288,18 @@ export class GraphBuilder {
 
   gather(params: Sym, indices: Sym): Sym {
     return this.one('GatherV2', [params, indices, this.int(0)], { Tparams: { type: params.dtype }, Tindices: { type: 'int32' }, Taxis: { type: 'int32' }, batch_dims: { i: 0 } });
+  }
+
+  /** Flat positions (int32 [count]) of the true elements of a bool vector, in order. */
+  whereTrue(mask: Sym): Sym {
+    const where = this.one('Where', [mask], { T: { type: 'bool' } }, { dtype: 'int32' }); // int64 [count, 1]
+    const asInt = this.one('Cast', [where], { SrcT: { type: 'int64' }, DstT: { type: 'int32' }, Truncate: { b: false } }, { dtype: 'int32' });
+    return this.reshape(asInt, [-1]);
+  }
+
+  /** Rows `updates` [k, ...] placed at rows `rows` [k] of zeros shaped `shape` (the gradient of gathering those rows). */
+  scatterRows(rows: Sym, updates: Sym, shape: Sym): Sym {
+    return this.one('ScatterNd', [this.expandDims(rows, 1), updates, shape], { T: { type: updates.dtype }, Tindices: { type: 'int32' } }, { dtype: updates.dtype });
   }
 
   /** Rows of `data` summed into `numSegments` rows by `ids` (the gradient of gather). */
