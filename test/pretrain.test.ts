@@ -1,9 +1,11 @@
 // MLM pretraining (course step 3b) on a tiny BERT and a slice of NSMC's TRAINING file:
 // the masking rules, the sequences, that training lowers the loss, that the saved folder
 // loads as a classifier like kcbert-base does, exact resume, reuse of a finished model,
-// one-line errors for bad settings, and that the test split is never read.
+// one-line errors for bad settings, that the test split is never read, and the CLI
+// (including a process killed with SIGKILL that resumes and ends like a straight run).
 import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
@@ -20,7 +22,7 @@ import {
 import { crossEntropy, sparseCrossEntropy } from '../src/optim/loss';
 import { Rng } from '../src/random';
 import { BertTokenizer } from '../src/tokenizer';
-import { jsonLines, KCBERT_DIR, NSMC_DIR, runCli, tempDir } from './helpers';
+import { KCBERT_DIR, NSMC_DIR, REPO, runCli, tempDir } from './helpers';
 
 const TRAIN_ROWS = 300;
 let tokenizer: BertTokenizer;
@@ -333,20 +335,59 @@ test('sparseCrossEntropy (fused TensorFlow kernel) equals crossEntropy in value 
   tf.dispose([logits, labels, ga, gb]);
 });
 
-test('nlpbook pretrain: trains and prints one JSON line; bad settings are one line and exit 1', () => {
-  const out = path.join(tempDir('nlpbook-pretrain-cli-'), 'model');
-  const sets = ['tokenizer=' + KCBERT_DIR, `corpusRootDir=${corpusRoot}`, `outputDir=${out}`, 'layers=1', 'hidden=32', 'heads=2', 'intermediate=64',
-    'maxPositions=64', 'maxSeqLength=64', 'batchSize=16', 'steps=3', 'heldOutDocuments=20', 'tqdmEnabled=false'];
-  const r = runCli(['pretrain', ...sets.flatMap((s) => ['--set', s])]);
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n');
-  const result = jsonLines(lines[lines.length - 1])[0];
-  assert.equal(result.model, out);
-  assert.equal(result.steps, 3);
-  assert.equal(result.finished, true);
-  for (const k of ['minutes', 'mlmLoss', 'mlmAccuracy']) assert.equal(typeof result[k], 'number', k);
-  assert.ok(fs.existsSync(path.join(out, 'model.safetensors')));
-  const bad = runCli(['pretrain', '--set', 'hidden=100', '--set', 'heads=3']);
-  assert.equal(bad.status, 1);
-  assert.equal(bad.stderr.trim(), 'nlpbook pretrain: --set: field "hidden" (100) must be a multiple of heads (3)');
+describe('nlpbook pretrain', () => {
+  const cliArgs = (out: string, extra: string[] = []) => {
+    const sets = [`tokenizer=${KCBERT_DIR}`, `corpusRootDir=${corpusRoot}`, `outputDir=${out}`, 'layers=1', 'hidden=32', 'heads=2', 'intermediate=64',
+      'maxPositions=64', 'maxSeqLength=64', 'batchSize=16', 'steps=12', 'logEverySteps=3', 'heldOutDocuments=20', 'tqdmEnabled=false', ...extra];
+    return ['pretrain', ...sets.flatMap((s) => ['--set', s])];
+  };
+  const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').pop()!);
+  let straight = '';
+
+  test('trains and prints one JSON line; bad settings are one line and exit 1', () => {
+    straight = path.join(tempDir('nlpbook-pretrain-cli-'), 'model');
+    const r = runCli(cliArgs(straight));
+    assert.equal(r.status, 0, r.stderr);
+    const result = lastJson(r.stdout);
+    assert.equal(result.model, straight);
+    assert.equal(result.steps, 12);
+    assert.equal(result.finished, true);
+    assert.equal(result.resumed, false);
+    for (const k of ['minutes', 'mlmLoss', 'mlmAccuracy']) assert.equal(typeof result[k], 'number', k);
+    assert.ok(fs.existsSync(path.join(straight, 'model.safetensors')));
+    const bad = runCli(['pretrain', '--set', 'hidden=100', '--set', 'heads=3']);
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stderr.trim(), 'nlpbook pretrain: --set: field "hidden" (100) must be a multiple of heads (3)');
+  });
+
+  test('a process killed with SIGKILL mid-run resumes from its checkpoint and ends like an uninterrupted run', async () => {
+    assert.ok(straight, 'needs the previous test\'s run');
+    const out = path.join(tempDir('nlpbook-pretrain-kill-'), 'model');
+    const args = cliArgs(out, ['checkpointEveryMinutes=0.00001']); // a checkpoint after every step
+    const state = path.join(out, 'checkpoints', 'last', 'trainer-state.json');
+    const child = cp.spawn(process.execPath, [path.join(REPO, 'bin', 'nlpbook.js'), ...args], { cwd: REPO, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let killedAt = -1;
+    for (let waited = 0; waited < 60_000 && child.exitCode === null; waited += 5) {
+      const step = fs.existsSync(state) ? JSON.parse(fs.readFileSync(state, 'utf8')).step : 0;
+      if (step >= 4) {
+        child.kill('SIGKILL');
+        killedAt = step;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await exited;
+    assert.ok(killedAt >= 4 && killedAt < 12, `killed at step ${killedAt}`);
+    const r = runCli(args);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /resuming .*checkpoints\/last at step \d+\/12/);
+    const result = lastJson(r.stdout);
+    assert.equal(result.resumed, true);
+    assert.equal(result.finished, true);
+    assert.equal(result.steps, 12);
+    assert.ok(maxWeightDifference(straight, out) <= 1e-6, `weights differ from the uninterrupted run by ${maxWeightDifference(straight, out)}`);
+    const strip = (dir: string) => pretrainMetrics(dir).train.map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
+    assert.deepEqual(strip(out), strip(straight));
+  });
 });
