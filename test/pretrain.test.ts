@@ -281,7 +281,7 @@ describe('pretrain', () => {
     });
   });
 
-  test('text files add documents; nsmc=false trains on them alone; packing works end to end', async () => {
+  test('text files add documents; nsmc=false trains on them alone; testMode, the time budget and packing work end to end', async () => {
     const file = path.join(tempDir(), 'extra.txt');
     fs.writeFileSync(file, '영화가 참 좋았다\n\n배우들 연기가 최고\r\n   \n다시 보고 싶은 영화\n');
     const both = await run(tiny({ textFiles: [file], steps: 2, heldOutDocuments: 5 }));
@@ -289,6 +289,11 @@ describe('pretrain', () => {
     const alone = await run(tiny({ nsmc: false, textFiles: [file], steps: 2, heldOutDocuments: 1, batchSize: 2 }));
     assert.equal(alone.data.documents, 3);
     assert.equal(alone.finished, true);
+    const smoke = await run(tiny({ testMode: true, steps: 500 }));
+    assert.deepEqual([smoke.steps, smoke.totalSteps, smoke.finished], [3, 3, true], 'testMode: a few steps only');
+    const timed = await run(tiny({ minutes: 1e-6, steps: 500 }));
+    assert.deepEqual([timed.steps, timed.stoppedBy, timed.finished], [1, 'minutes', true], 'the time budget stops at the first step boundary and saves the model');
+    assert.ok(fs.existsSync(path.join(timed.model, 'model.safetensors')));
     const packed = await run(tiny({ packing: true, steps: 3 }));
     assert.ok(packed.data.trainSequences < (TRAIN_ROWS - 40) / 2, `packed into fewer sequences: ${packed.data.trainSequences}`);
     assert.equal(packed.finished, true);
