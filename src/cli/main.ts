@@ -15,8 +15,11 @@ const commands: Record<string, () => Command> = {
   train: () => require('./train').command,
   evaluate: () => require('./evaluate').command,
   predict: () => require('./predict').command,
+  serve: () => require('./serve').command,
   pretrain: () => require('./pretrain').command,
   bench: () => require('./bench').command,
+  'export-post': () => require('./export-post').command,
+  export: () => require('./export').command,
 };
 
 export async function main(argv: string[]): Promise<void> {
