@@ -220,7 +220,7 @@ describe('the demo page in headless Chromium', () => {
         label: await page.textContent('#label'),
         prob: await page.textContent('#prob'),
         text: await page.textContent('#analyzed'),
-        width: await page.$eval('#bar', (e) => (e as HTMLElement).style.width),
+        width: await page.$eval('#bar', (e: any) => e.style.width) // (no DOM types in this project's lib),
       });
       const expected = async (text: string) => {
         const api = (await predictText(text)).body;
@@ -236,7 +236,7 @@ describe('the demo page in headless Chromium', () => {
 
       // An example button fills the box and asks again.
       await page.click(`.example >> nth=1`);
-      await page.waitForFunction((t) => document.getElementById('analyzed')!.textContent === t, EXAMPLE_SENTENCES[1], { timeout: 10_000 });
+      await page.waitForFunction((t: string) => (globalThis as any).document.getElementById('analyzed').textContent === t, EXAMPLE_SENTENCES[1], { timeout: 10_000 });
       assert.equal(await page.inputValue('#text'), EXAMPLE_SENTENCES[1]);
       assert.deepEqual(await shown(), await expected(EXAMPLE_SENTENCES[1]));
 
