@@ -39,6 +39,7 @@ import { maskBatch, maskingVocab, type MaskingOptions, type MaskingVocab, type M
 import { BertForMaskedLM } from './model/bert';
 import { saveModel } from './model/checkpoint';
 import { BertConfig } from './model/config';
+import { MlmTrainGraph } from './model/train-graph';
 import { AdamW, type AdamWKernel } from './optim/adamw';
 import { clipScale } from './optim/clip';
 import { accuracy, sparseCrossEntropy } from './optim/loss';
@@ -50,6 +51,7 @@ import {
 } from './pretrain-settings';
 import { progress } from './progress';
 import { Rng } from './random';
+import { graphAvailable } from './tfgraph/session';
 import { BertTokenizer } from './tokenizer';
 import { tokenizerFiles, writeTokenizerFiles } from './tokenizer-files';
 
@@ -71,6 +73,12 @@ export interface PretrainOptions {
   signal?: AbortSignal;
   /** AdamW kernel (default: fused on the native backend). */
   kernel?: AdamWKernel;
+  /**
+   * Forward + backward of each step as one TensorFlow graph (model/train-graph.ts
+   * MlmTrainGraph; ~2x the eager speed). Default: on wherever the native backend runs;
+   * false: tfjs ops and autodiff.
+   */
+  graph?: boolean;
 }
 
 /** What the data of a run was: a resume on other data would not be the same run. */
@@ -357,6 +365,9 @@ class PretrainRun {
   private windowStart = { time: Date.now(), tokens: 0 };
   private lastWindow: { loss: number; accuracy: number } | null = null;
   private resumedFrom: number | null = null;
+  private readonly useGraph: boolean;
+  /** Training graphs, built on first use: one that skips padded positions, one for batches with (almost) none. */
+  private graphs: { skipPadding?: MlmTrainGraph; full?: MlmTrainGraph } = {};
 
   private constructor(
     private readonly settings: PretrainSettings,
@@ -380,6 +391,8 @@ class PretrainRun {
     this.optimizer = new AdamW(model.weights, {
       lr: s.learningRate, weightDecay: s.weightDecay, beta1: s.adamBeta1, beta2: s.adamBeta2, eps: s.adamEpsilon, kernel: options.kernel,
     });
+    this.useGraph = options.graph ?? graphAvailable();
+    check(!this.useGraph || graphAvailable(), `pretrain: graph: true needs the native tensorflow backend; this one is "${tf.getBackend()}"`);
     if (saved) this.resume(saved);
     else this.start();
   }
@@ -455,15 +468,22 @@ class PretrainRun {
     const lr = lrAt(this.schedule, step);
     const seed = this.rootRng.fork(`dropout-${step}`).next();
     const t = toTensors(batch);
-    const variables = this.model.trainableVariables();
     try {
       const out = tf.tidy(() => {
+        if (this.useGraph) {
+          // The graph also takes the norm and clips, so AdamW gets ready gradients.
+          const r = this.graphFor(batch).run([...this.model.weights.values()], {
+            inputIds: t.inputIds, attentionMask: t.attentionMask ?? tf.onesLike(t.inputIds), maskedPositions: t.maskedPositions, labels: t.labels,
+          }, seed);
+          this.optimizer.step(r.grads, { lr });
+          return { loss: r.loss, accuracy: r.accuracy };
+        }
         let acc: tf.Scalar | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const logits = this.model.forward(t, { training: true, seed }) as tf.Tensor2D;
           acc = tf.keep(accuracy(logits, t.labels));
           return sparseCrossEntropy(logits, t.labels);
-        }, variables);
+        }, this.model.trainableVariables());
         const clip = this.settings.maxGradNorm > 0 ? clipScale(grads, this.settings.maxGradNorm) : null;
         this.optimizer.step(grads, { lr, gradScale: clip?.scale });
         return { loss: value, accuracy: acc as tf.Scalar };
@@ -472,6 +492,14 @@ class PretrainRun {
     } finally {
       disposeTensors(t);
     }
+  }
+
+  /** The training graph for `batch`: skipping padded positions pays from about 1 position in 16 (as in task.ts). */
+  private graphFor(batch: MlmBatch): MlmTrainGraph {
+    const skipPadding = batch.realTokens < (batch.batch * batch.length * 15) / 16;
+    const key = skipPadding ? 'skipPadding' : 'full';
+    return (this.graphs[key] ??= new MlmTrainGraph(this.model.config, new Map([...this.model.weights].map(([n, v]) => [n, v.shape])),
+      { maxGradNorm: this.settings.maxGradNorm, skipPadding }));
   }
 
   async go(): Promise<PretrainResult> {
@@ -630,6 +658,9 @@ class PretrainRun {
   }
 
   dispose(): void {
+    this.graphs.skipPadding?.dispose();
+    this.graphs.full?.dispose();
+    this.graphs = {};
     for (const p of this.pending) tf.dispose([p.loss, p.accuracy]);
     this.pending = [];
     this.optimizer.dispose();

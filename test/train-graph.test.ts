@@ -9,10 +9,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
 import { NlpbookError } from '../src/errors';
-import { BertForSequenceClassification } from '../src/model/bert';
-import { ClassificationTrainGraph, type TrainGraphOptions } from '../src/model/train-graph';
+import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/bert';
+import { ClassificationTrainGraph, MlmTrainGraph, type TrainGraphOptions } from '../src/model/train-graph';
 import { clipGradNorm } from '../src/optim/clip';
-import { crossEntropy } from '../src/optim/loss';
+import { accuracy, crossEntropy, sparseCrossEntropy } from '../src/optim/loss';
 import { makeSettings } from '../src/settings';
 import { ClassificationTask, type TaskBatch } from '../src/task';
 import { graphAvailable } from '../src/tfgraph/session';
@@ -43,7 +43,7 @@ function graphFor(model: BertForSequenceClassification, options: TrainGraphOptio
 }
 
 /** Largest |a − b| over two gradient sets, relative to the largest |b| of each tensor (at least 1e-3), and absolute. */
-function compareGrads(model: BertForSequenceClassification, ours: Map<string, tf.Tensor>, ref: (name: string, v: tf.Variable) => tf.Tensor): { rel: number; abs: number; worst: string } {
+function compareGrads(model: BertForSequenceClassification | BertForMaskedLM, ours: Map<string, tf.Tensor>, ref: (name: string, v: tf.Variable) => tf.Tensor): { rel: number; abs: number; worst: string } {
   let rel = 0;
   let abs = 0;
   let worst = '';
@@ -191,6 +191,62 @@ describe('training graph', () => {
       graph.dispose();
       model.dispose();
     }
+  });
+});
+
+describe('masked-LM training graph (pretraining)', () => {
+  /** Every third real token of each row (never [CLS]), as flat positions, and their ids as labels. */
+  function mlmBatch(b: RefBatch, mask: number[][]) {
+    const S = b.input_ids[0].length;
+    const positions: number[] = [];
+    const labels: number[] = [];
+    mask.forEach((row, i) => row.forEach((m, j) => {
+      if (m === 1 && j > 0 && (i + j) % 3 === 0) {
+        positions.push(i * S + j);
+        labels.push(b.input_ids[i][j]);
+      }
+    }));
+    return {
+      inputIds: tf.tensor2d(b.input_ids, undefined, 'int32') as tf.Tensor2D,
+      attentionMask: tf.tensor2d(mask, undefined, 'int32') as tf.Tensor2D,
+      maskedPositions: tf.tensor1d(positions, 'int32'),
+      labels: tf.tensor1d(labels, 'int32'),
+    };
+  }
+
+  test('loss, accuracy and clipped gradients equal the eager BertForMaskedLM\'s, with and without dropout and padding skipping', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForMaskedLM.fromPretrained(TINY, { quiet: true });
+    const shapes = new Map([...model.weights].map(([n, v]) => [n, v.shape]));
+    const graphs = {
+      skipping: new MlmTrainGraph(model.config, shapes, { maxGradNorm: 1 }),
+      full: new MlmTrainGraph(model.config, shapes, { maxGradNorm: 1, skipPadding: false }),
+      noDropout: new MlmTrainGraph(model.config, shapes, { dropout: false }),
+    };
+    const b = refBatches()[8]; // padded rows
+    for (const mask of [b.attention_mask, b.attention_mask.map((row) => row.map(() => 1))]) {
+      tf.tidy(() => {
+        const batch = mlmBatch(b, mask);
+        assert.ok(batch.labels.shape[0] > 10);
+        for (const [what, graph] of Object.entries(graphs)) {
+          const dropout = graph.dropout;
+          const r = graph.run([...model.weights.values()], batch, dropout ? 5 : undefined);
+          let acc: tf.Scalar | undefined;
+          const eager = tf.variableGrads(() => {
+            const logits = model.forward(batch, { training: dropout, seed: 5 }) as tf.Tensor2D;
+            acc = tf.keep(accuracy(logits, batch.labels));
+            return sparseCrossEntropy(logits, batch.labels);
+          }, model.trainableVariables());
+          assert.ok(Math.abs(r.loss.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5, `${what}: loss ${r.loss.dataSync()[0]} vs ${eager.value.dataSync()[0]}`);
+          assert.equal(r.accuracy.dataSync()[0], (acc as tf.Scalar).dataSync()[0], `${what}: accuracy`);
+          const byName = Object.fromEntries([...model.weights].map(([n, v]) => [n, eager.grads[v.name]]));
+          const ref = graph.maxGradNorm > 0 ? clipGradNorm(byName, graph.maxGradNorm).grads : byName;
+          const d = compareGrads(model, r.grads, (n) => ref[n]);
+          assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `${what}, ${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+        }
+      });
+    }
+    Object.values(graphs).forEach((g) => g.dispose());
+    model.dispose();
   });
 });
 

@@ -1,5 +1,6 @@
-// One training step of BertForSequenceClassification (forward, loss, backward, global-norm
-// clipping) as a single TensorFlow graph (src/tfgraph), run in one native call. The math
+// One training step of BertForSequenceClassification (fine-tuning) or BertForMaskedLM
+// (pretraining) — forward, loss, backward, global-norm clipping — as a single TensorFlow
+// graph (src/tfgraph), run in one native call. Both share the encoder's graph (encoderGraph). The math
 // is the eager model's (encoder.ts, ops.ts), rearranged only where the result is the same
 // (e.g. softmax backward, the word-embedding gradient summed per distinct id before it is
 // scattered), with the same dropout masks for the same seed; test/train-graph.test.ts
@@ -177,174 +178,136 @@ export interface TrainGraphOptions {
    */
   maxGradNorm?: number;
   /**
-   * Leave padded positions out of the layers' dense work (default true; exact, see the
-   * constructor). It costs a few gathers and scatters per layer: ~4% slower than false when
+   * Leave padded positions out of the layers' dense work (default true; exact, see
+   * encoderGraph). It costs a few gathers and scatters per layer: ~4% slower than false when
    * nothing is padded, ~15% faster at a quarter padded (4 layers, H256).
    */
   skipPadding?: boolean;
 }
 
+const WORD = 'bert.embeddings.word_embeddings.weight';
+
+/** What the heads need from the encoder's part of a training graph. */
+interface EncoderGraph {
+  B: Sym;
+  /** Flat positions (batch · length). */
+  N: Sym;
+  NH: Sym;
+  /** The kept rows' flat positions, in order (null: every position is a row). */
+  rows: Sym | null;
+  rowCount: Sym;
+  /** Where each sequence's first token sits among the rows, [B]. */
+  firstRows: Sym;
+  /** Where each flat position sits among the rows (meaningful for kept positions), [N]. */
+  rowOfPosition: Sym;
+  /** The last layer's hidden states of the rows, [rowCount, H]. */
+  x: Sym;
+  /**
+   * Backpropagates `dx` (the loss's gradient for x) through the layers and embeddings into
+   * `grads`; the word embeddings' gradient comes back summed per distinct input id.
+   */
+  backward(dx: Sym, grads: Map<string, Sym>): { wordRows: Sym; distinct: { values: Sym; index: Sym } };
+}
+
 /**
- * The training-step graph of one BertForSequenceClassification config: loss, logits and
- * every parameter's gradient from the weights, a batch and the dropout seeds. Build it
- * once per model (a second or so for kcbert-base); dispose() frees the session.
+ * The encoder (embeddings and layers) of a training graph, forward and backward, as
+ * encoder.ts computes it. `seed()` hands out the dropout seeds in the model's order
+ * (embeddings, then 3 per layer); null when dropout is off.
  */
-export class ClassificationTrainGraph {
-  private readonly session: GraphSession;
-  private readonly weightFeeds: Sym[];
-  private readonly inputs: { ids: Sym; mask: Sym; types: Sym; labels: Sym; seeds: Sym | null };
-  private readonly fetches: Sym[];
-  /** How many dropout seeds one call takes (the model's SeedStream order: embeddings, 3 per layer, classifier). */
-  readonly seedCount: number;
+function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w: (name: string) => Sym,
+  inputs: { ids: Sym; mask: Sym; types: Sym }, seed: () => Sym | null, skipPadding: boolean): EncoderGraph {
+  const H = c.hiddenSize;
+  const A = c.numAttentionHeads;
+  const D = H / A;
+  const L = c.numHiddenLayers;
+  const { ids, mask, types } = inputs;
 
-  readonly dropout: boolean;
-  readonly maxGradNorm: number;
-  readonly skipPadding: boolean;
-  readonly paramNames: readonly string[];
+  // ---------------------------------------------------------------- forward
+  const dims = g.shape(ids);
+  const B = g.element(dims, 0);
+  const S = g.element(dims, 1);
+  const BSH = g.stack([B, S, H]);
+  const idsFlat = g.reshape(ids, [-1]);
+  const typesFlat = g.reshape(types, [-1]);
 
-  /** `params`: the model's parameters (name -> shape) in feed order, its state-dict order. */
-  constructor(readonly config: BertConfig, params: ReadonlyMap<string, readonly number[]>, options: TrainGraphOptions = {}) {
-    const c = config;
-    const dropout = (this.dropout = options.dropout ?? true);
-    const maxGradNorm = (this.maxGradNorm = options.maxGradNorm ?? 0);
-    const skipPadding = (this.skipPadding = options.skipPadding ?? true);
-    if (!(maxGradNorm >= 0)) throw new Error(`train graph: maxGradNorm must be >= 0, got ${maxGradNorm}`);
-    const paramNames = (this.paramNames = [...params.keys()]);
-    const paramShapes = params;
-    const g = new GraphBuilder();
-    const o = new BertGraphOps(g);
-    const H = c.hiddenSize;
-    const A = c.numAttentionHeads;
-    const D = H / A;
-    const L = c.numHiddenLayers;
-    this.seedCount = 2 + 3 * L;
+  // Embeddings: LayerNorm((word + token type) + position), then dropout (encoder.ts embeddings()).
+  const word = w(WORD);
+  const position = w('bert.embeddings.position_embeddings.weight');
+  const tokenType = w('bert.embeddings.token_type_embeddings.weight');
+  const wordAndType = g.add(g.gather(word, idsFlat), g.gather(tokenType, typesFlat));
+  const positions = g.slice(position, [0, 0], g.stack([S, -1]));
+  const summed = g.reshape(g.add(g.reshape(wordAndType, BSH), positions), [-1, H]);
+  const embLn = o.layerNorm(summed, w('bert.embeddings.LayerNorm.weight'), w('bert.embeddings.LayerNorm.bias'), c.layerNormEps);
+  const embSeed = seed();
+  const N = g.element(g.shape(idsFlat), 0);
+  const NH = g.stack([N, H]);
+  const embMask = embSeed && c.hiddenDropoutProb > 0 ? o.dropoutMask(NH, c.hiddenDropoutProb, embSeed) : null;
+  const embOut = embMask ? g.mul(embLn.y, embMask) : embLn.y;
 
-    const ids = g.placeholder('input_ids', 'int32', [-1, -1]);
-    const mask = g.placeholder('attention_mask', 'int32', [-1, -1]);
-    const types = g.placeholder('token_type_ids', 'int32', [-1, -1]);
-    const labels = g.placeholder('labels', 'int32', [-1]);
-    const seedsIn = dropout ? g.placeholder('dropout_seeds', 'int32', [this.seedCount, 2]) : null;
-    this.inputs = { ids, mask, types, labels, seeds: seedsIn };
-    const seeds = seedsIn ? g.unstack(seedsIn, this.seedCount) : [];
-    let nextSeed = 0;
-    const seed = () => seeds[nextSeed++];
+  // The layers compute only the rows that can reach the loss: real tokens (mask 1), each
+  // sequence's first token (the pooler reads it) and every token of a sequence without any
+  // real one. A padded token is masked out of every other token's attention (its weight is
+  // exactly 0), so its hidden states never reach the loss and its gradients are exactly 0:
+  // skipping it changes nothing but the work (PyTorch's BERT computes them anyway). Attention
+  // itself keeps the [batch, heads, length, length] layout, with zeros at skipped rows.
+  // (Built with skipPadding false, the layers take every row: no gathers and scatters.)
+  let rows: Sym | null = null; // [Nr] flat positions, in order
+  let firstRows: Sym; // [B]: where each sequence's first token sits among the rows
+  let rowOfPosition: Sym;
+  if (skipPadding) {
+    const kept = g.logicalOr(g.logicalOr(g.notEqual(mask, g.int(0)), g.equal(g.range(S), g.int(0))), g.equal(g.max(mask, [1], true), g.int(0)));
+    const keptFlat = g.reshape(kept, [-1]);
+    rows = g.whereTrue(keptFlat);
+    firstRows = g.cumsum(g.sum(g.cast(kept, 'int32'), [1]), 0, true);
+    rowOfPosition = g.cumsum(g.cast(keptFlat, 'int32'), 0, true);
+  } else {
+    firstRows = g.mul(g.range(B), S);
+    rowOfPosition = g.range(N);
+  }
+  const rowCount = rows ? g.element(g.shape(rows), 0) : N;
+  const toRows = (t: Sym) => (rows ? g.gather(t, rows) : t);
+  const fromRows = (t: Sym, shape: Sym) => (rows ? g.scatterRows(rows, t, shape) : t);
+  let x = toRows(embOut);
 
-    const W = new Map<string, Sym>();
-    this.weightFeeds = paramNames.map((name, i) => {
-      const shape = paramShapes.get(name);
-      if (!shape) throw new Error(`train graph: no shape for ${name}`);
-      const s = g.placeholder(`w${i}`, 'float32', shape);
-      W.set(name, s);
-      return s;
-    });
-    const w = (name: string) => {
-      const s = W.get(name);
-      if (!s) throw new Error(`train graph: the model has no parameter ${name}`);
-      return s;
-    };
+  const maskAdd = g.reshape(g.mul(g.sub(o.scalar(1), g.cast(mask, 'float32')), o.scalar(MASK_VALUE)), g.stack([B, 1, 1, S]));
+  const splitHeads = (t: Sym) => g.transpose(g.reshape(t, g.stack([B, S, A, D])), [0, 2, 1, 3]);
+  const mergeHeads = (t: Sym) => g.reshape(g.transpose(t, [0, 2, 1, 3]), [-1, H]);
+  const scale = 1 / Math.sqrt(D);
 
-    // ---------------------------------------------------------------- forward
-    const dims = g.shape(ids);
-    const B = g.element(dims, 0);
-    const S = g.element(dims, 1);
-    const BSH = g.stack([B, S, H]);
-    const idsFlat = g.reshape(ids, [-1]);
-    const typesFlat = g.reshape(types, [-1]);
+  interface LayerSaved {
+    w: Record<LayerKey, Sym>; x: Sym; qkvW: Sym; qh: Sym; kh: Sym; vh: Sym; probs: Sym; dropped: Sym;
+    context: Sym; m1: Sym | null; ln1: LayerNormSaved; a: Sym; h: Sym; cdf?: Sym; act: Sym; m2: Sym | null; ln2: LayerNormSaved;
+  }
+  const saved: LayerSaved[] = [];
+  for (let l = 0; l < L; l++) {
+    const lw = Object.fromEntries(Object.entries(LAYER_PARAMS).map(([k, suffix]) => [k, w(`bert.encoder.layer.${l}.${suffix}`)])) as Record<LayerKey, Sym>;
+    const [s0, s1, s2] = [seed(), seed(), seed()];
+    // Query, key and value in one matmul; the query's weight and bias scaled by 1/√D instead
+    // of the scores (as encoder.ts does).
+    const qkvW = g.concat([g.mul(lw.qW, o.scalar(scale)), lw.kW, lw.vW], 0);
+    const qkvB = g.concat([g.mul(lw.qB, o.scalar(scale)), lw.kB, lw.vB], 0);
+    const qkv = fromRows(o.linear(x, qkvW, qkvB), g.stack([N, 3 * H]));
+    const [qh, kh, vh] = g.unstack(g.transpose(g.reshape(qkv, g.stack([B, S, 3, A, D])), [2, 0, 3, 1, 4]), 3);
+    const probs = g.softmax(g.add(g.batchMatMul(qh, kh, false, true), maskAdd));
+    const attMask = s0 && c.attentionProbsDropoutProb > 0 ? o.dropoutMask(g.shape(probs), c.attentionProbsDropoutProb, s0) : null;
+    const dropped = attMask ? g.mul(probs, attMask) : probs;
+    const context = toRows(mergeHeads(g.batchMatMul(dropped, vh)));
+    // Hidden dropout masks are drawn for all [batch·length, hidden] positions (the eager model's masks), then the kept rows taken.
+    const m1 = s1 && c.hiddenDropoutProb > 0 ? toRows(o.dropoutMask(NH, c.hiddenDropoutProb, s1)) : null;
+    const m2 = s2 && c.hiddenDropoutProb > 0 ? toRows(o.dropoutMask(NH, c.hiddenDropoutProb, s2)) : null;
+    const ao = o.linear(context, lw.aoW, lw.aoB);
+    const ln1 = o.layerNorm(g.add(m1 ? g.mul(ao, m1) : ao, x), lw.ln1G, lw.ln1B, c.layerNormEps);
+    const h = o.linear(ln1.y, lw.iW, lw.iB);
+    const act = o.activation(c.hiddenAct, h);
+    const out = o.linear(act.y, lw.oW, lw.oB);
+    const ln2 = o.layerNorm(g.add(m2 ? g.mul(out, m2) : out, ln1.y), lw.ln2G, lw.ln2B, c.layerNormEps);
+    saved.push({ w: lw, x, qkvW, qh, kh, vh, probs, dropped, context, m1, ln1, a: ln1.y, h, cdf: act.cdf, act: act.y, m2, ln2 });
+    x = ln2.y;
+  }
 
-    // Embeddings: LayerNorm((word + token type) + position), then dropout (encoder.ts embeddings()).
-    const word = w('bert.embeddings.word_embeddings.weight');
-    const position = w('bert.embeddings.position_embeddings.weight');
-    const tokenType = w('bert.embeddings.token_type_embeddings.weight');
-    const wordAndType = g.add(g.gather(word, idsFlat), g.gather(tokenType, typesFlat));
-    const positions = g.slice(position, [0, 0], g.stack([S, -1]));
-    const summed = g.reshape(g.add(g.reshape(wordAndType, BSH), positions), [-1, H]);
-    const embLn = o.layerNorm(summed, w('bert.embeddings.LayerNorm.weight'), w('bert.embeddings.LayerNorm.bias'), c.layerNormEps);
-    const embSeed = dropout ? seed() : null;
-    const N = g.element(g.shape(idsFlat), 0);
-    const NH = g.stack([N, H]);
-    const embMask = embSeed && c.hiddenDropoutProb > 0 ? o.dropoutMask(NH, c.hiddenDropoutProb, embSeed) : null;
-    const embOut = embMask ? g.mul(embLn.y, embMask) : embLn.y;
-
-    // The layers compute only the rows that can reach the loss: real tokens (mask 1), each
-    // sequence's first token (the pooler reads it) and every token of a sequence without any
-    // real one. A padded token is masked out of every other token's attention (its weight is
-    // exactly 0), so its hidden states never reach the loss and its gradients are exactly 0:
-    // skipping it changes nothing but the work (PyTorch's BERT computes them anyway). Attention
-    // itself keeps the [batch, heads, length, length] layout, with zeros at skipped rows.
-    // (Built with skipPadding false, the layers take every row: no gathers and scatters.)
-    let rows: Sym | null = null; // [Nr] flat positions, in order
-    let firstRows: Sym; // [B]: where each sequence's first token sits among the rows
-    if (skipPadding) {
-      const kept = g.logicalOr(g.logicalOr(g.notEqual(mask, g.int(0)), g.equal(g.range(S), g.int(0))), g.equal(g.max(mask, [1], true), g.int(0)));
-      rows = g.whereTrue(g.reshape(kept, [-1]));
-      firstRows = g.cumsum(g.sum(g.cast(kept, 'int32'), [1]), 0, true);
-    } else {
-      firstRows = g.mul(g.range(B), S);
-    }
-    const rowCount = rows ? g.element(g.shape(rows), 0) : N;
-    const toRows = (t: Sym) => (rows ? g.gather(t, rows) : t);
-    const fromRows = (t: Sym, shape: Sym) => (rows ? g.scatterRows(rows, t, shape) : t);
-    let x = toRows(embOut);
-
-    const maskAdd = g.reshape(g.mul(g.sub(o.scalar(1), g.cast(mask, 'float32')), o.scalar(MASK_VALUE)), g.stack([B, 1, 1, S]));
-    const splitHeads = (t: Sym) => g.transpose(g.reshape(t, g.stack([B, S, A, D])), [0, 2, 1, 3]);
-    const mergeHeads = (t: Sym) => g.reshape(g.transpose(t, [0, 2, 1, 3]), [-1, H]);
-    const scale = 1 / Math.sqrt(D);
-
-    interface LayerSaved {
-      w: Record<LayerKey, Sym>; x: Sym; qkvW: Sym; qh: Sym; kh: Sym; vh: Sym; probs: Sym; dropped: Sym;
-      context: Sym; m1: Sym | null; ln1: LayerNormSaved; a: Sym; h: Sym; cdf?: Sym; act: Sym; m2: Sym | null; ln2: LayerNormSaved;
-    }
-    const saved: LayerSaved[] = [];
-    for (let l = 0; l < L; l++) {
-      const lw = Object.fromEntries(Object.entries(LAYER_PARAMS).map(([k, suffix]) => [k, w(`bert.encoder.layer.${l}.${suffix}`)])) as Record<LayerKey, Sym>;
-      const [s0, s1, s2] = dropout ? [seed(), seed(), seed()] : [null, null, null];
-      // Query, key and value in one matmul; the query's weight and bias scaled by 1/√D instead
-      // of the scores (as encoder.ts does).
-      const qkvW = g.concat([g.mul(lw.qW, o.scalar(scale)), lw.kW, lw.vW], 0);
-      const qkvB = g.concat([g.mul(lw.qB, o.scalar(scale)), lw.kB, lw.vB], 0);
-      const qkv = fromRows(o.linear(x, qkvW, qkvB), g.stack([N, 3 * H]));
-      const [qh, kh, vh] = g.unstack(g.transpose(g.reshape(qkv, g.stack([B, S, 3, A, D])), [2, 0, 3, 1, 4]), 3);
-      const probs = g.softmax(g.add(g.batchMatMul(qh, kh, false, true), maskAdd));
-      const attMask = s0 && c.attentionProbsDropoutProb > 0 ? o.dropoutMask(g.shape(probs), c.attentionProbsDropoutProb, s0) : null;
-      const dropped = attMask ? g.mul(probs, attMask) : probs;
-      const context = toRows(mergeHeads(g.batchMatMul(dropped, vh)));
-      // Hidden dropout masks are drawn for all [batch·length, hidden] positions (the eager model's masks), then the kept rows taken.
-      const m1 = s1 && c.hiddenDropoutProb > 0 ? toRows(o.dropoutMask(NH, c.hiddenDropoutProb, s1)) : null;
-      const m2 = s2 && c.hiddenDropoutProb > 0 ? toRows(o.dropoutMask(NH, c.hiddenDropoutProb, s2)) : null;
-      const ao = o.linear(context, lw.aoW, lw.aoB);
-      const ln1 = o.layerNorm(g.add(m1 ? g.mul(ao, m1) : ao, x), lw.ln1G, lw.ln1B, c.layerNormEps);
-      const h = o.linear(ln1.y, lw.iW, lw.iB);
-      const act = o.activation(c.hiddenAct, h);
-      const out = o.linear(act.y, lw.oW, lw.oB);
-      const ln2 = o.layerNorm(g.add(m2 ? g.mul(out, m2) : out, ln1.y), lw.ln2G, lw.ln2B, c.layerNormEps);
-      saved.push({ w: lw, x, qkvW, qh, kh, vh, probs, dropped, context, m1, ln1, a: ln1.y, h, cdf: act.cdf, act: act.y, m2, ln2 });
-      x = ln2.y;
-    }
-
-    // Pooler (tanh of the first token's dense) and classifier, with dropout in between.
-    const first = g.gather(x, firstRows);
-    const poolW = w('bert.pooler.dense.weight');
-    const pooled = g.tanh(o.linear(first, poolW, w('bert.pooler.dense.bias')));
-    const clsSeed = dropout ? seed() : null;
-    const clsMask = clsSeed && c.classifierDropoutProb > 0 ? o.dropoutMask(g.shape(pooled), c.classifierDropoutProb, clsSeed) : null;
-    const pooledDropped = clsMask ? g.mul(pooled, clsMask) : pooled;
-    const clsW = w('classifier.weight');
-    const logits = o.linear(pooledDropped, clsW, w('classifier.bias'));
-    const ce = g.sparseSoftmaxCrossEntropy(logits, labels);
-    const loss = g.mean(ce.loss, [0]);
-
-    // ---------------------------------------------------------------- backward
-    const grads = new Map<string, Sym>();
-    const dLogits = g.div(ce.backprop, g.cast(B, 'float32'));
-    const cls = o.linearBackward(dLogits, pooledDropped, clsW);
-    grads.set('classifier.weight', cls.dW).set('classifier.bias', cls.db);
-    const dPooled = clsMask ? g.mul(cls.dx, clsMask) : cls.dx;
-    const dPoolPre = g.tanhGrad(pooled, dPooled);
-    const pool = o.linearBackward(dPoolPre, first, poolW);
-    grads.set('bert.pooler.dense.weight', pool.dW).set('bert.pooler.dense.bias', pool.db);
-    let dx = g.scatterRows(firstRows, pool.dx, g.stack([rowCount, H]));
-
+  // ---------------------------------------------------------------- backward
+  const backward = (dxLast: Sym, grads: Map<string, Sym>) => {
+    let dx = dxLast;
     for (let l = L - 1; l >= 0; l--) {
       const s = saved[l];
       const name = (k: LayerKey) => `bert.encoder.layer.${l}.${LAYER_PARAMS[k]}`;
@@ -378,13 +341,11 @@ export class ClassificationTrainGraph {
     }
     dx = fromRows(dx, NH);
 
-    // Embeddings: dense gradients of the three tables, like PyTorch's nn.Embedding.
+    // Embeddings: dense gradients of the position and token type tables, like PyTorch's nn.Embedding.
     const emb = o.layerNormBackward(embMask ? g.mul(dx, embMask) : dx, embLn, w('bert.embeddings.LayerNorm.weight'));
     grads.set('bert.embeddings.LayerNorm.weight', emb.dGamma).set('bert.embeddings.LayerNorm.bias', emb.dBeta);
-    // The word embeddings' gradient is dense (vocab x hidden, like PyTorch's), but only the batch's
-    // distinct ids have non-zero rows: sum the tokens into those rows first, take the norm and
-    // clip there, and scatter once at the end (saves two passes over the dense table per step).
-    const wordName = 'bert.embeddings.word_embeddings.weight';
+    // Only the batch's distinct ids get non-zero word-embedding rows: the tokens are summed
+    // into those rows here; the heads scatter them into the dense table.
     const distinct = g.unique(idsFlat);
     const wordRows = g.unsortedSegmentSum(emb.dx, distinct.index, g.element(g.shape(distinct.values), 0));
     grads.set('bert.embeddings.token_type_embeddings.weight', g.unsortedSegmentSum(emb.dx, typesFlat, c.typeVocabSize));
@@ -392,23 +353,125 @@ export class ClassificationTrainGraph {
     const padRows = g.stack([0, g.sub(g.int(c.maxPositionEmbeddings), S)]);
     const paddings = g.node('Pack', [padRows, g.int([0, 0])], { T: { type: 'int32' }, N: { i: 2 }, axis: { i: 0 } })[0];
     grads.set('bert.embeddings.position_embeddings.weight', g.pad(dPositions, paddings));
+    return { wordRows, distinct };
+  };
 
+  return { B, N, NH, rows, rowCount, firstRows, rowOfPosition, x, backward };
+}
+
+/**
+ * The global norm of `grads`, as clip.ts globalNorm computes it (sqrt(Σ 2·L2Loss(g)),
+ * doubling after the sum: exact in float), and the gradients clipped to `maxGradNorm` as
+ * clip.ts clipCoefficient does: each times min(maxNorm · (1 / (norm + 1e-6)), 1). 0: not clipped.
+ */
+function normAndClip(g: GraphBuilder, o: BertGraphOps, grads: Sym[], maxGradNorm: number): { gradNorm: Sym; clipped: Sym[] } {
+  const halfSquares = grads.map((t) => g.node('L2Loss', [t], { T: { type: 'float32' } })[0]);
+  const gradNorm = g.node('Sqrt', [g.mul(g.addN(halfSquares), o.scalar(2))], { T: { type: 'float32' } })[0];
+  if (!(maxGradNorm > 0)) return { gradNorm, clipped: grads };
+  const coefficient = g.node('Minimum', [g.mul(g.node('Reciprocal', [g.add(gradNorm, o.scalar(1e-6))], { T: { type: 'float32' } })[0], o.scalar(maxGradNorm)), o.scalar(1)], { T: { type: 'float32' } })[0];
+  return { gradNorm, clipped: grads.map((t) => g.mul(t, coefficient)) };
+}
+
+/** The placeholders of the weights, in `params` order, and a lookup by name. */
+function weightPlaceholders(g: GraphBuilder, params: ReadonlyMap<string, readonly number[]>): { feeds: Sym[]; w: (name: string) => Sym } {
+  const W = new Map<string, Sym>();
+  const feeds = [...params].map(([name, shape], i) => {
+    const s = g.placeholder(`w${i}`, 'float32', shape);
+    W.set(name, s);
+    return s;
+  });
+  const w = (name: string) => {
+    const s = W.get(name);
+    if (!s) throw new Error(`train graph: the model has no parameter ${name}`);
+    return s;
+  };
+  return { feeds, w };
+}
+
+/** Hands out the dropout seed placeholders in order (null for all when dropout is off). */
+function seedSource(g: GraphBuilder, count: number, dropout: boolean): { input: Sym | null; next: () => Sym | null } {
+  const input = dropout ? g.placeholder('dropout_seeds', 'int32', [count, 2]) : null;
+  const seeds = input ? g.unstack(input, count) : [];
+  let i = 0;
+  return { input, next: () => (input ? seeds[i++] : null) };
+}
+
+/**
+ * The training-step graph of one BertForSequenceClassification config: loss, logits and
+ * every parameter's gradient from the weights, a batch and the dropout seeds. Build it
+ * once per model (a second or so for kcbert-base); dispose() frees the session.
+ */
+export class ClassificationTrainGraph {
+  private readonly session: GraphSession;
+  private readonly weightFeeds: Sym[];
+  private readonly inputs: { ids: Sym; mask: Sym; types: Sym; labels: Sym; seeds: Sym | null };
+  private readonly fetches: Sym[];
+  /** How many dropout seeds one call takes (the model's SeedStream order: embeddings, 3 per layer, classifier). */
+  readonly seedCount: number;
+
+  readonly dropout: boolean;
+  readonly maxGradNorm: number;
+  readonly skipPadding: boolean;
+  readonly paramNames: readonly string[];
+
+  /** `params`: the model's parameters (name -> shape) in feed order, its state-dict order. */
+  constructor(readonly config: BertConfig, params: ReadonlyMap<string, readonly number[]>, options: TrainGraphOptions = {}) {
+    const c = config;
+    const dropout = (this.dropout = options.dropout ?? true);
+    const maxGradNorm = (this.maxGradNorm = options.maxGradNorm ?? 0);
+    const skipPadding = (this.skipPadding = options.skipPadding ?? true);
+    if (!(maxGradNorm >= 0)) throw new Error(`train graph: maxGradNorm must be >= 0, got ${maxGradNorm}`);
+    const paramNames = (this.paramNames = [...params.keys()]);
+    const g = new GraphBuilder();
+    const o = new BertGraphOps(g);
+    const H = c.hiddenSize;
+    this.seedCount = 2 + 3 * c.numHiddenLayers;
+
+    const ids = g.placeholder('input_ids', 'int32', [-1, -1]);
+    const mask = g.placeholder('attention_mask', 'int32', [-1, -1]);
+    const types = g.placeholder('token_type_ids', 'int32', [-1, -1]);
+    const labels = g.placeholder('labels', 'int32', [-1]);
+    const seeds = seedSource(g, this.seedCount, dropout);
+    this.inputs = { ids, mask, types, labels, seeds: seeds.input };
+    const { feeds, w } = weightPlaceholders(g, params);
+    this.weightFeeds = feeds;
+
+    const enc = encoderGraph(g, o, c, w, { ids, mask, types }, seeds.next, skipPadding);
+
+    // Pooler (tanh of the first token's dense) and classifier, with dropout in between.
+    const first = g.gather(enc.x, enc.firstRows);
+    const poolW = w('bert.pooler.dense.weight');
+    const pooled = g.tanh(o.linear(first, poolW, w('bert.pooler.dense.bias')));
+    const clsSeed = seeds.next();
+    const clsMask = clsSeed && c.classifierDropoutProb > 0 ? o.dropoutMask(g.shape(pooled), c.classifierDropoutProb, clsSeed) : null;
+    const pooledDropped = clsMask ? g.mul(pooled, clsMask) : pooled;
+    const clsW = w('classifier.weight');
+    const logits = o.linear(pooledDropped, clsW, w('classifier.bias'));
+    const ce = g.sparseSoftmaxCrossEntropy(logits, labels);
+    const loss = g.mean(ce.loss, [0]);
+
+    // Backward through the head, then the encoder.
+    const grads = new Map<string, Sym>();
+    const dLogits = g.div(ce.backprop, g.cast(enc.B, 'float32'));
+    const cls = o.linearBackward(dLogits, pooledDropped, clsW);
+    grads.set('classifier.weight', cls.dW).set('classifier.bias', cls.db);
+    const dPooled = clsMask ? g.mul(cls.dx, clsMask) : cls.dx;
+    const dPoolPre = g.tanhGrad(pooled, dPooled);
+    const pool = o.linearBackward(dPoolPre, first, poolW);
+    grads.set('bert.pooler.dense.weight', pool.dW).set('bert.pooler.dense.bias', pool.db);
+    const { wordRows, distinct } = enc.backward(g.scatterRows(enc.firstRows, pool.dx, g.stack([enc.rowCount, H])), grads);
+
+    // The word embeddings' gradient is dense (vocab x hidden, like PyTorch's), but only the
+    // batch's distinct ids have non-zero rows: take the norm and clip on those rows, and
+    // scatter once at the end (saves two passes over the dense table per step).
     const ordered = paramNames.map((n) => {
-      const grad = n === wordName ? wordRows : grads.get(n);
+      const grad = n === WORD ? wordRows : grads.get(n);
       if (!grad) throw new Error(`train graph: no gradient for ${n} (not a BertForSequenceClassification parameter?)`);
       return grad;
     });
-    // Global norm as clip.ts globalNorm computes it, sqrt(Σ 2·L2Loss(g)) (doubling after the sum: exact in float).
-    const halfSquares = ordered.map((t) => g.node('L2Loss', [t], { T: { type: 'float32' } })[0]);
-    const gradNorm = g.node('Sqrt', [g.mul(g.addN(halfSquares), o.scalar(2))], { T: { type: 'float32' } })[0];
-    let clipped = ordered;
-    if (maxGradNorm > 0) {
-      // clip.ts clipCoefficient: min(maxNorm · (1 / (norm + 1e-6)), 1), applied to every gradient.
-      const coefficient = g.node('Minimum', [g.mul(g.node('Reciprocal', [g.add(gradNorm, o.scalar(1e-6))], { T: { type: 'float32' } })[0], o.scalar(maxGradNorm)), o.scalar(1)], { T: { type: 'float32' } })[0];
-      clipped = ordered.map((t) => g.mul(t, coefficient));
-    }
-    clipped = clipped.map((t, i) => (paramNames[i] === wordName ? g.unsortedSegmentSum(t, distinct.values, c.vocabSize) : t));
-    this.fetches = [g.identity(loss, 'loss'), g.identity(logits, 'logits'), g.identity(gradNorm, 'grad_norm'), ...clipped.map((t, i) => g.identity(t, `grad${i}`))];
+    const { gradNorm, clipped } = normAndClip(g, o, ordered, maxGradNorm);
+    const dense = clipped.map((t, i) => (paramNames[i] === WORD ? g.unsortedSegmentSum(t, distinct.values, c.vocabSize) : t));
+    this.fetches = [g.identity(loss, 'loss'), g.identity(logits, 'logits'), g.identity(gradNorm, 'grad_norm'), ...dense.map((t, i) => g.identity(t, `grad${i}`))];
     this.session = new GraphSession(g);
   }
 
@@ -421,22 +484,141 @@ export class ClassificationTrainGraph {
       [this.inputs.ids, batch.inputIds], [this.inputs.mask, batch.attentionMask], [this.inputs.types, batch.tokenTypeIds], [this.inputs.labels, batch.labels],
       ...this.weightFeeds.map((s, i) => [s, weights[i]] as [Sym, tf.Tensor]),
     ];
-    let seeds: tf.Tensor | null = null;
-    if (this.inputs.seeds) {
-      if (seed === undefined) throw new Error('train graph: a dropout seed is required');
-      seeds = tf.tensor2d(seedPairs(seed, this.seedCount), [this.seedCount, 2], 'int32');
-      feeds.push([this.inputs.seeds, seeds]);
-    }
-    try {
-      const [loss, logits, gradNorm, ...grads] = this.session.run(feeds, this.fetches);
-      return { loss: loss as tf.Scalar, logits: logits as tf.Tensor2D, gradNorm: gradNorm as tf.Scalar, grads: new Map(this.paramNames.map((n, i) => [n, grads[i]])) };
-    } finally {
-      seeds?.dispose();
-    }
+    const [loss, logits, gradNorm, ...grads] = runWithSeeds(this.session, feeds, this.fetches, this.inputs.seeds, this.seedCount, seed);
+    return { loss: loss as tf.Scalar, logits: logits as tf.Tensor2D, gradNorm: gradNorm as tf.Scalar, grads: new Map(this.paramNames.map((n, i) => [n, grads[i]])) };
   }
 
   dispose(): void {
     this.session.dispose();
+  }
+}
+
+export interface MlmTrainGraphInputs {
+  inputIds: tf.Tensor2D;
+  /** 1 for real tokens, 0 for padding. */
+  attentionMask: tf.Tensor2D;
+  /** Flat indices (row · length + column) of the masked tokens. */
+  maskedPositions: tf.Tensor1D;
+  /** The original token at each masked position. */
+  labels: tf.Tensor1D;
+}
+
+export interface MlmTrainGraphResult {
+  /** Mean cross-entropy over the masked tokens. */
+  loss: tf.Scalar;
+  /** Share of masked tokens predicted right (argmax). */
+  accuracy: tf.Scalar;
+  /** Global L2 norm of all gradients, before clipping. */
+  gradNorm: tf.Scalar;
+  /** Gradient for every parameter, by Hugging Face name; clipped when built with maxGradNorm > 0. */
+  grads: Map<string, tf.Tensor>;
+}
+
+/**
+ * The masked-language-model training step of one BertForMaskedLM config (pretraining,
+ * step 3b) as one graph: the same encoder, then the prediction head at the masked positions
+ * only (dense + activation + LayerNorm, scores against the word embeddings, which the head
+ * shares with the input, plus a bias), cross-entropy, and every gradient. Token type ids are
+ * all 0, as in the eager pretraining loop.
+ */
+export class MlmTrainGraph {
+  private readonly session: GraphSession;
+  private readonly weightFeeds: Sym[];
+  private readonly inputs: { ids: Sym; mask: Sym; positions: Sym; labels: Sym; seeds: Sym | null };
+  private readonly fetches: Sym[];
+  /** Dropout seeds per call (the model's SeedStream order: embeddings, 3 per layer). */
+  readonly seedCount: number;
+  readonly dropout: boolean;
+  readonly maxGradNorm: number;
+  readonly paramNames: readonly string[];
+
+  constructor(readonly config: BertConfig, params: ReadonlyMap<string, readonly number[]>, options: TrainGraphOptions = {}) {
+    const c = config;
+    const dropout = (this.dropout = options.dropout ?? true);
+    const maxGradNorm = (this.maxGradNorm = options.maxGradNorm ?? 0);
+    if (!(maxGradNorm >= 0)) throw new Error(`train graph: maxGradNorm must be >= 0, got ${maxGradNorm}`);
+    const paramNames = (this.paramNames = [...params.keys()]);
+    const g = new GraphBuilder();
+    const o = new BertGraphOps(g);
+    this.seedCount = 1 + 3 * c.numHiddenLayers;
+
+    const ids = g.placeholder('input_ids', 'int32', [-1, -1]);
+    const mask = g.placeholder('attention_mask', 'int32', [-1, -1]);
+    const positions = g.placeholder('masked_positions', 'int32', [-1]);
+    const labels = g.placeholder('labels', 'int32', [-1]);
+    const seeds = seedSource(g, this.seedCount, dropout);
+    this.inputs = { ids, mask, positions, labels, seeds: seeds.input };
+    const { feeds, w } = weightPlaceholders(g, params);
+    this.weightFeeds = feeds;
+
+    const types = g.mul(ids, g.int(0));
+    const enc = encoderGraph(g, o, c, w, { ids, mask, types }, seeds.next, options.skipPadding ?? true);
+
+    // The head at the masked positions (BertForMaskedLM.forward with maskedPositions).
+    const at = g.gather(enc.rowOfPosition, positions);
+    const xm = g.gather(enc.x, at);
+    const tW = w('cls.predictions.transform.dense.weight');
+    const h = o.linear(xm, tW, w('cls.predictions.transform.dense.bias'));
+    const act = o.activation(c.hiddenAct, h);
+    const lnG = w('cls.predictions.transform.LayerNorm.weight');
+    const ln = o.layerNorm(act.y, lnG, w('cls.predictions.transform.LayerNorm.bias'), c.layerNormEps);
+    const word = w(WORD);
+    const scores = o.linear(ln.y, word, w('cls.predictions.bias'));
+    const ce = g.sparseSoftmaxCrossEntropy(scores, labels);
+    const loss = g.mean(ce.loss, [0]);
+    const accuracy = g.mean(g.cast(g.equal(g.argMax(scores, 1), labels), 'float32'), [0]);
+
+    const grads = new Map<string, Sym>();
+    const M = g.element(g.shape(labels), 0);
+    const dScores = g.div(ce.backprop, g.cast(M, 'float32'));
+    const dec = o.linearBackward(dScores, ln.y, word); // dW: the decoder's part of the word embeddings' gradient
+    grads.set('cls.predictions.bias', dec.db);
+    const lnb = o.layerNormBackward(dec.dx, ln, lnG);
+    grads.set('cls.predictions.transform.LayerNorm.weight', lnb.dGamma).set('cls.predictions.transform.LayerNorm.bias', lnb.dBeta);
+    const dh = o.activationBackward(c.hiddenAct, lnb.dx, h, act.cdf);
+    const tr = o.linearBackward(dh, xm, tW);
+    grads.set('cls.predictions.transform.dense.weight', tr.dW).set('cls.predictions.transform.dense.bias', tr.db);
+    const { wordRows, distinct } = enc.backward(g.scatterRows(at, tr.dx, g.stack([enc.rowCount, c.hiddenSize])), grads);
+    // The decoder already makes the word embeddings' gradient dense: add the input side's rows to it.
+    grads.set(WORD, g.add(dec.dW, g.unsortedSegmentSum(wordRows, distinct.values, c.vocabSize)));
+
+    const ordered = paramNames.map((n) => {
+      const grad = grads.get(n);
+      if (!grad) throw new Error(`train graph: no gradient for ${n} (not a BertForMaskedLM parameter?)`);
+      return grad;
+    });
+    const { gradNorm, clipped } = normAndClip(g, o, ordered, maxGradNorm);
+    this.fetches = [g.identity(loss, 'loss'), g.identity(accuracy, 'accuracy'), g.identity(gradNorm, 'grad_norm'), ...clipped.map((t, i) => g.identity(t, `grad${i}`))];
+    this.session = new GraphSession(g);
+  }
+
+  /** Loss, accuracy and gradients for one masked batch; `seed` as model.forward's options.seed (required with dropout). */
+  run(weights: readonly tf.Tensor[], batch: MlmTrainGraphInputs, seed?: number): MlmTrainGraphResult {
+    const feeds: [Sym, tf.Tensor][] = [
+      [this.inputs.ids, batch.inputIds], [this.inputs.mask, batch.attentionMask], [this.inputs.positions, batch.maskedPositions], [this.inputs.labels, batch.labels],
+      ...this.weightFeeds.map((s, i) => [s, weights[i]] as [Sym, tf.Tensor]),
+    ];
+    const [loss, accuracy, gradNorm, ...grads] = runWithSeeds(this.session, feeds, this.fetches, this.inputs.seeds, this.seedCount, seed);
+    return { loss: loss as tf.Scalar, accuracy: accuracy as tf.Scalar, gradNorm: gradNorm as tf.Scalar, grads: new Map(this.paramNames.map((n, i) => [n, grads[i]])) };
+  }
+
+  dispose(): void {
+    this.session.dispose();
+  }
+}
+
+/** Runs a session, adding the dropout seeds of `seed` when the graph takes them. */
+function runWithSeeds(session: GraphSession, feeds: [Sym, tf.Tensor][], fetches: Sym[], seedsInput: Sym | null, seedCount: number, seed: number | undefined): tf.Tensor[] {
+  let seeds: tf.Tensor | null = null;
+  if (seedsInput) {
+    if (seed === undefined) throw new Error('train graph: a dropout seed is required');
+    seeds = tf.tensor2d(seedPairs(seed, seedCount), [seedCount, 2], 'int32');
+    feeds.push([seedsInput, seeds]);
+  }
+  try {
+    return session.run(feeds, fetches);
+  } finally {
+    seeds?.dispose();
   }
 }
 

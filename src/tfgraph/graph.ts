@@ -181,6 +181,11 @@ export class GraphBuilder {
     return this.one('Max', [x, this.int(axes)], { T: { type: x.dtype }, Tidx: { type: 'int32' }, keep_dims: { b: keepDims } });
   }
 
+  /** Index of the largest value along `axis` (int32; ties: the first). */
+  argMax(x: Sym, axis: number): Sym {
+    return this.one('ArgMax', [x, this.int(axis)], { T: { type: x.dtype }, Tidx: { type: 'int32' }, output_type: { type: 'int32' } }, { dtype: 'int32' });
+  }
+
   /** Running sum along `axis`; exclusive: each element gets the sum of those before it. */
   cumsum(x: Sym, axis: number, exclusive = false): Sym {
     return this.one('Cumsum', [x, this.int(axis)], { T: { type: x.dtype }, Tidx: { type: 'int32' }, exclusive: { b: exclusive }, reverse: { b: false } });
