@@ -220,7 +220,7 @@ describe('the demo page in headless Chromium', () => {
         label: await page.textContent('#label'),
         prob: await page.textContent('#prob'),
         text: await page.textContent('#analyzed'),
-        width: await page.$eval('#bar', (e: any) => e.style.width) // (no DOM types in this project's lib),
+        width: await page.$eval('#bar', (e: any) => e.style.width), // (no DOM types in this project's lib)
       });
       const expected = async (text: string) => {
         const api = (await predictText(text)).body;
