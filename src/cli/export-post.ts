@@ -1,0 +1,61 @@
+// `nlpbook export-post`: a notebook as a Jekyll blog post with its charts as PNG files
+// beside it (course steps 8-9: share what the notebook showed).
+import { parseArgs } from 'util';
+import { check } from '../errors';
+import { exportPost } from '../export/write-post';
+
+const USAGE = `usage: nlpbook export-post NOTEBOOK --out DIR [--date YYYY-MM-DD] [--slug SLUG] [--title TEXT] [--svg] [--json]
+
+Writes DIR/YYYY-MM-DD-SLUG.md, a Jekyll post (front matter: layout, title, date,
+categories: [NLP]) with the notebook's markdown cells, its code as \`\`\`typescript blocks and its
+outputs: text as blocks, tables as Markdown tables, every chart and image as a file
+DIR/YYYY-MM-DD-SLUG-N.png linked by a relative path. SVG charts are drawn to PNG by Chromium
+(/usr/bin/chromium or $NLPBOOK_CHROMIUM; without one they stay .svg files). Scripts are never
+copied; interactive charts without a PNG get a note. Run it on an executed notebook
+(jupyter nbconvert --execute) to get the outputs.
+
+  --out DIR          folder for the post and its images (created if missing)
+  --date YYYY-MM-DD  the post's date (default: today)
+  --slug SLUG        ASCII name part (default: from NOTEBOOK, e.g. 07-training)
+  --title TEXT       title (default: the notebook's first heading)
+  --svg              keep SVG charts as .svg files (no Chromium)
+  --json             one line: {"post","title","images","svg","interactive_only","removed"}`;
+
+export const command = {
+  summary: 'a notebook as a Jekyll blog post with PNG charts (NOTEBOOK --out DIR [--date YYYY-MM-DD])',
+  async run(argv: string[]): Promise<void> {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        date: { type: 'string' },
+        slug: { type: 'string' },
+        title: { type: 'string' },
+        svg: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    check(positionals.length === 1, `expected one NOTEBOOK (.ipynb), got ${positionals.length === 0 ? 'none' : positionals.length}; see nlpbook export-post --help`);
+    check(values.out !== undefined, '--out DIR is required (the folder for the post and its images)');
+    const r = await exportPost(positionals[0], {
+      outDir: values.out,
+      date: values.date,
+      slug: values.slug,
+      title: values.title,
+      png: values.svg ? false : 'auto',
+    });
+    if (r.svg > 0 && !values.svg) console.error(`nlpbook export-post: no Chromium found: ${r.svg} chart(s) kept as .svg (install chromium or set NLPBOOK_CHROMIUM)`);
+    if (r.interactiveOnly > 0) console.error(`nlpbook export-post: ${r.interactiveOnly} interactive chart(s) had no PNG; the post notes them`);
+    if (values.json) {
+      console.log(JSON.stringify({ post: r.post, title: r.title, images: r.images, svg: r.svg, interactive_only: r.interactiveOnly, removed: r.removed }));
+    } else {
+      console.log(r.post);
+    }
+  },
+};

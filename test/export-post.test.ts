@@ -1,0 +1,192 @@
+// `nlpbook export-post`: notebooks as Jekyll posts. The committed notebooks (no outputs),
+// a notebook the test writes with every kind of output, re-export, and bad input.
+// (Executed notebooks are exported in notebooks.test.ts, right after each one runs.)
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseNotebook } from '../src/export/notebook';
+import { INTERACTIVE_NOTE, notebookToPost, slugFor, textBlock } from '../src/export/post';
+import { findChromium } from '../src/export/svg-png';
+import { exportPost } from '../src/export/write-post';
+import { jsonLines, REPO, runCli, tempDir } from './helpers';
+import { assertImageFile, checkPost } from './post-checks';
+
+const NOTEBOOKS = path.join(REPO, 'notebooks');
+const PNG_1x1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
+const CHART_SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="60"><rect width="120" height="60" fill="white"/><text x="10" y="30">손실 곡선</text><script>alert(1)</script></svg>';
+
+test('every committed notebook exports to a post with front matter and balanced fences', async () => {
+  const out = tempDir('nlpbook-post-');
+  const names = fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith('.ipynb')).sort();
+  assert.ok(names.length >= 8, `expected the course's notebooks, found ${names.length}`);
+  for (const name of names) {
+    const r = await exportPost(path.join(NOTEBOOKS, name), { outDir: out, date: '2025-03-14' });
+    assert.equal(path.basename(r.post), `2025-03-14-${slugFor(name)}.md`);
+    const post = checkPost(r.post);
+    const nb = JSON.parse(fs.readFileSync(path.join(NOTEBOOKS, name), 'utf8'));
+    // The title is the notebook's first heading, and the H1 is not repeated below the front matter.
+    const heading = /^#\s+(.+)$/m.exec(nb.cells.find((c: any) => c.cell_type === 'markdown').source.join(''))![1].trim();
+    assert.equal(post.title, heading.replace(/[*_`]/g, ''), name);
+    assert.ok(!post.markdown.includes(`\n# ${heading}\n`), `${name}: title repeated as an H1`);
+    // Every code cell is a typescript block (fences counted: one per non-empty code cell).
+    const code = nb.cells.filter((c: any) => c.cell_type === 'code' && c.source.join('').trim()).length;
+    assert.equal((post.markdown.match(/^`{3,}typescript$/gm) ?? []).length, code, `${name}: one typescript block per code cell`);
+    // Korean prose survives as written.
+    const firstProse = nb.cells.find((c: any) => c.cell_type === 'markdown').source.find((l: string) => /[가-힣]/.test(l) && !l.startsWith('#'));
+    assert.ok(post.markdown.includes(firstProse.trim()), `${name}: prose line missing: ${firstProse}`);
+  }
+});
+
+/** A notebook with one output of every kind the export handles. */
+function syntheticNotebook(): any {
+  const cells = [
+    {
+      cell_type: 'markdown', id: 'a1', metadata: {},
+      source: ['# 합성 노트북: **모든** 출력\n', '\n', '그림을 붙였습니다: ![붙인 그림](attachment:image.png)\n',
+        '<script>alert("prose")</script>태그는 지워집니다. 코드 안의 `<script>`는 글자일 뿐입니다.\n'],
+      attachments: { 'image.png': { 'image/png': PNG_1x1 } },
+    },
+    {
+      cell_type: 'code', id: 'c1', metadata: {}, execution_count: 1,
+      source: ['const md = "```"; // a fence inside code\n', 'console.log(md);'],
+      outputs: [
+        { output_type: 'stream', name: 'stdout', text: ['\u001b[32m초록\u001b[0m 글자\n', 'step 1/3\rstep 2/3\rstep 3/3\n'] },
+        { output_type: 'stream', name: 'stdout', text: 'same block\n' },
+        { output_type: 'stream', name: 'stderr', text: 'a warning\n' },
+        { output_type: 'execute_result', execution_count: 1, metadata: {}, data: { 'text/plain': "{ accuracy: 0.85 }" } },
+      ],
+    },
+    {
+      cell_type: 'code', id: 'c2', metadata: {}, execution_count: 2, source: 'show()',
+      outputs: [
+        { output_type: 'display_data', metadata: {}, data: { 'text/html': '<b>표</b><table><thead><tr><th></th><th>a|b</th></tr></thead><tbody><tr><th>0</th><td>&lt;x&gt;</td></tr></tbody></table><script>evil()</script>' } },
+        { output_type: 'display_data', metadata: {}, data: { 'text/html': `<div>${CHART_SVG}</div>` } },
+        { output_type: 'display_data', metadata: {}, data: { 'image/svg+xml': CHART_SVG.split(/(?<=>)/) } },
+        { output_type: 'display_data', metadata: {}, data: { 'image/png': PNG_1x1, 'text/plain': '<Figure>' } },
+      ],
+    },
+    {
+      cell_type: 'code', id: 'c3', metadata: {}, execution_count: 3, source: 'plot()',
+      outputs: [
+        { output_type: 'display_data', metadata: {}, data: { 'application/vnd.plotly.v1+json': { data: [], layout: {} }, 'text/html': '<div id="p"></div><script>Plotly.newPlot("p")</script>' } },
+        { output_type: 'error', ename: 'TypeError', evalue: '\u001b[31mx is not a function\u001b[0m', traceback: ['...'] },
+      ],
+    },
+  ];
+  return { nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'nlpbook', display_name: 'TypeScript (nlpbook)', language: 'typescript' } }, cells };
+}
+
+test('a notebook with every kind of output: images beside the post, text as blocks, no script', async () => {
+  const dir = tempDir('nlpbook-post-');
+  const nbFile = path.join(dir, 'Synthetic Notebook.nbconvert.ipynb');
+  fs.writeFileSync(nbFile, JSON.stringify(syntheticNotebook()));
+  const out = path.join(dir, 'blog', '_posts');
+  const r = runCli(['export-post', nbFile, '--out', out, '--date', '2025-03-14', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const [result] = jsonLines(r.stdout);
+  assert.equal(result.post, path.join(out, '2025-03-14-synthetic-notebook.md'));
+  const post = checkPost(result.post);
+  assert.equal(post.title, '합성 노트북: 모든 출력');
+
+  // attachment, png output, svg inside html, image/svg+xml: four files, links in order.
+  assert.equal(post.images.length, 4);
+  assert.deepEqual(post.images.map((f) => path.basename(f)), [1, 2, 3, 4].map((n) => `2025-03-14-synthetic-notebook-${n}.${n === 1 || n === 4 || findChromium() ? 'png' : 'svg'}`));
+  assert.deepEqual(result.images, post.images);
+  post.images.forEach(assertImageFile);
+  assert.equal(result.svg, findChromium() ? 0 : 2);
+  assert.match(post.markdown, /!\[붙인 그림\]\(2025-03-14-synthetic-notebook-1\.png\)/);
+  assert.match(post.markdown, /!\[손실 곡선\]\(2025-03-14-synthetic-notebook-2\.(png|svg)\)/, 'a chart is named after its title');
+  if (findChromium()) {
+    // Drawn at the SVG's size: 120 x 60 (PNG IHDR width and height).
+    const png = fs.readFileSync(post.images[1]);
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [120, 60]);
+  }
+  // Chart files never carry the SVG's script either.
+  for (const f of post.images) assert.ok(!fs.readFileSync(f, 'latin1').includes('<script'), f);
+
+  assert.ok(post.markdown.includes('````typescript\nconst md = "```"; // a fence inside code\nconsole.log(md);\n````'), 'code with ``` gets a longer fence');
+  assert.ok(post.markdown.includes('```text\n초록 글자\nstep 3/3\nsame block\n```'), 'stdout: one block, ANSI removed, \\r overwrites applied');
+  assert.ok(post.markdown.includes('```text\na warning\n```'));
+  assert.ok(post.markdown.includes('```text\n{ accuracy: 0.85 }\n```'));
+  assert.ok(post.markdown.includes('**표**\n\n|  | a\\|b |\n| --- | --- |\n| 0 | &lt;x&gt; |'), 'html table as a Markdown table');
+  assert.ok(post.markdown.includes('```text\nTypeError: x is not a function\n```'));
+  assert.ok(post.markdown.includes(INTERACTIVE_NOTE), 'plotly without a PNG gets the note');
+  assert.ok(post.markdown.includes('코드 안의 `<script>`는 글자일 뿐입니다.'), 'inline code is left alone');
+  assert.doesNotMatch(post.markdown, /alert|evil|Plotly\.newPlot/);
+  assert.ok(!post.markdown.includes('\n# 합성'), 'title not repeated');
+});
+
+test('re-exporting with fewer images removes the old ones; other files stay', async () => {
+  const dir = tempDir('nlpbook-post-');
+  const nb = syntheticNotebook();
+  const nbFile = path.join(dir, 'nb.ipynb');
+  fs.writeFileSync(nbFile, JSON.stringify(nb));
+  fs.writeFileSync(path.join(dir, 'keep-1.png'), 'not ours');
+  const first = await exportPost(nbFile, { outDir: dir, date: '2025-03-14', png: false });
+  assert.equal(first.images.length, 4);
+  nb.cells = nb.cells.slice(0, 2);
+  fs.writeFileSync(nbFile, JSON.stringify(nb));
+  const second = await exportPost(nbFile, { outDir: dir, date: '2025-03-14', png: false });
+  assert.equal(second.images.length, 1);
+  assert.deepEqual(second.removed.map((f) => path.basename(f)).sort(), ['2025-03-14-nb-2.svg', '2025-03-14-nb-3.svg', '2025-03-14-nb-4.png']);
+  assert.ok(fs.existsSync(path.join(dir, 'keep-1.png')));
+  checkPost(second.post);
+  // No temp files left behind by the atomic writes.
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+});
+
+test('text blocks: long outputs keep head and tail; pure conversion needs no files', () => {
+  const long = Array.from({ length: 500 }, (_, i) => `line ${i}`).join('\n');
+  const block = textBlock(long, 40).split('\n');
+  assert.equal(block.length, 40 + 2);
+  assert.equal(block[1], 'line 0');
+  assert.equal(block[40], 'line 499');
+  assert.match(block.join('\n'), /… \(461줄 생략\) …/);
+  const post = notebookToPost(parseNotebook(JSON.stringify(syntheticNotebook()), 'x.ipynb'), { date: '2024-02-29', slug: 'x', categories: ['NLP', 'BERT'] });
+  assert.match(post.markdown, /^---\nlayout: post\ntitle: "합성 노트북: 모든 출력"\ndate: 2024-02-29\ncategories: \[NLP, BERT\]\n---\n/);
+  assert.equal(post.files.length, 4);
+  assert.equal(post.interactiveOnly, 1);
+});
+
+test('bad input: one-line errors that name the file and what was wrong', async () => {
+  const dir = tempDir('nlpbook-post-');
+  const write = (name: string, text: string) => {
+    fs.writeFileSync(path.join(dir, name), text);
+    return path.join(dir, name);
+  };
+  const cases: [string[], RegExp][] = [
+    [[write('broken.ipynb', '{\n  "cells": [\n    {"cell_type": "code",}\n  ]\n}')], /broken\.ipynb: not valid JSON \(line 3 column 2\d: .+\)$/],
+    [[write('empty.ipynb', '')], /empty\.ipynb: not valid JSON \(the file is empty\)$/],
+    [[write('list.ipynb', '[1, 2]')], /list\.ipynb: not a Jupyter notebook \(expected a JSON object with "cells", found a list\)$/],
+    [[write('nocells.ipynb', '{"metadata": {}}')], /nocells\.ipynb: not a Jupyter notebook: no "cells" list$/],
+    [[write('v3.ipynb', '{"nbformat": 3, "worksheets": []}')], /v3\.ipynb: not a Jupyter notebook: no "cells" list \(nbformat 3: open and save it in Jupyter/],
+    [[write('type.ipynb', '{"nbformat": 4, "cells": [{"cell_type": "markdown", "source": ""}, {"cell_type": "heading", "source": ""}]}')], /type\.ipynb: cell 2: "cell_type" is "heading", expected "markdown", "code" or "raw"$/],
+    [[write('source.ipynb', '{"nbformat": 4, "cells": [{"cell_type": "code", "source": 5}]}')], /source\.ipynb: cell 1: "source" must be a string or a list of strings, found a number$/],
+    [[write('png.ipynb', JSON.stringify({ nbformat: 4, cells: [{ cell_type: 'code', source: '', outputs: [{ output_type: 'display_data', data: { 'image/png': 'PHN2Zz4=' } }] }] }))], /png\.ipynb: cell 1 output 1: image\/png is not base64 PNG data$/],
+    [[write('att.ipynb', JSON.stringify({ nbformat: 4, cells: [{ cell_type: 'markdown', source: '![x](attachment:gone.png)' }] }))], /att\.ipynb: cell 1: links to attachment:gone\.png but the cell has no such attachment$/],
+    [[path.join(dir, 'missing.ipynb')], /missing\.ipynb: no such file$/],
+    [[dir], /: is a folder, expected a \.ipynb file$/],
+  ];
+  const good = path.join(NOTEBOOKS, '01-settings.ipynb');
+  const file = write('a-file', 'x');
+  cases.push([[good, '--out', file], /--out .*a-file: a file is in the way, expected a folder$/]);
+  cases.push([[good, '--out', path.join(file, 'sub')], /--out .*a-file\/sub: a file is in the way, expected a folder$/]);
+  cases.push([[good, '--date', '2025-02-30'], /--date: expected a date YYYY-MM-DD, got "2025-02-30"$/]);
+  cases.push([[good, '--slug', '한글'], /slug: expected lowercase ASCII letters, digits and dashes, got "한글"$/]);
+  cases.push([[], /expected one NOTEBOOK \(\.ipynb\), got none/]);
+  cases.push([[good], /--out DIR is required/]);
+  for (const [args, expected] of cases) {
+    // Every case writes to dir/out unless it names its own --out (or tests a missing one).
+    const argv = ['export-post', ...args];
+    if (args.length > 0 && !args.includes('--out') && expected.source !== '--out DIR is required') argv.push('--out', path.join(dir, 'out'));
+    const r = runCli(argv);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+    assert.match(lines[0], /^nlpbook export-post: /);
+    assert.match(lines[0], expected);
+  }
+  // Nothing was written for the bad notebooks.
+  assert.deepEqual(fs.existsSync(path.join(dir, 'out')) ? fs.readdirSync(path.join(dir, 'out')) : [], []);
+});
