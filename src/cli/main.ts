@@ -19,7 +19,6 @@ const commands: Record<string, () => Command> = {
   pretrain: () => require('./pretrain').command,
   bench: () => require('./bench').command,
   'export-post': () => require('./export-post').command,
-  'export-post': () => require('./export-post').command,
   export: () => require('./export').command,
 };
 
