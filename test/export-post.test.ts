@@ -132,6 +132,9 @@ test('re-exporting with fewer images removes the old ones; other files stay', as
   assert.deepEqual(second.removed.map((f) => path.basename(f)).sort(), ['2025-03-14-nb-2.svg', '2025-03-14-nb-3.svg', '2025-03-14-nb-4.png']);
   assert.ok(fs.existsSync(path.join(dir, 'keep-1.png')));
   checkPost(second.post);
+  // The checks themselves catch a missing image.
+  fs.rmSync(second.images[0]);
+  assert.throws(() => checkPost(second.post), /image link 2025-03-14-nb-1\.png does not resolve to a file/);
   // No temp files left behind by the atomic writes.
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
 });

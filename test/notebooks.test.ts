@@ -6,7 +6,10 @@ import * as assert from 'node:assert/strict';
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { findChromium } from '../src/export/svg-png';
+import { exportPost } from '../src/export/write-post';
 import { REPO, SHARED, tempDir } from './helpers';
+import { assertImageFile, checkPost } from './post-checks';
 
 const dir = path.join(REPO, 'notebooks');
 const notebooks = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort();
@@ -16,7 +19,7 @@ test('there are notebooks to run', () => {
 });
 
 for (const name of notebooks) {
-  test(`notebook ${name} runs top to bottom`, { timeout: 15 * 60 * 1000 }, () => {
+  test(`notebook ${name} runs top to bottom`, { timeout: 15 * 60 * 1000 }, async () => {
     const out = tempDir('nlpbook-nb-');
     const r = cp.spawnSync('jupyter-nbconvert', ['--to', 'notebook', '--execute',
       '--ExecutePreprocessor.timeout=900', '--ExecutePreprocessor.kernel_name=nlpbook',
@@ -35,5 +38,14 @@ for (const name of notebooks) {
     const executed = JSON.parse(fs.readFileSync(path.join(out, name), 'utf8'));
     const errors = executed.cells.flatMap((c: any) => (c.outputs ?? []).filter((o: any) => o.output_type === 'error'));
     assert.deepEqual(errors, [], `${name} has error outputs`);
+    // The executed notebook as a blog post (nlpbook export-post): every image link resolves,
+    // no <script>; with a Chromium every chart is a PNG.
+    const post = await exportPost(path.join(out, name), { outDir: path.join(out, 'post'), date: '2025-01-01' });
+    const images = checkPost(post.post).images;
+    images.forEach(assertImageFile);
+    const charts = executed.cells.flatMap((c: any) => c.outputs ?? []).filter((o: any) => o.data &&
+      (o.data['image/png'] || o.data['image/svg+xml'] || /<svg\b/.test([o.data['text/html'] ?? ''].flat().join('')))).length;
+    assert.ok(images.length >= charts, `${name}: ${charts} chart outputs but ${images.length} images in the post`);
+    if (findChromium()) assert.equal(post.svg, 0, `${name}: charts left as SVG`);
   });
 }
