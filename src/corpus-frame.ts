@@ -9,7 +9,7 @@ type Danfo = typeof import('danfojs-node');
 let danfo: Danfo | undefined;
 
 /** danfojs-node, loaded on first use with libtensorflow's start-up chatter turned down. */
-function dfd(): Danfo {
+export function dfd(): Danfo {
   if (!danfo) {
     process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
     danfo = require('danfojs-node') as Danfo;

@@ -22,6 +22,8 @@ export interface EvaluateOptions extends ClassifierOptions {
   batchSize?: number;
   /** Progress on stderr (default true). */
   progress?: boolean;
+  /** Receives the class scores, flat [examples, 2] in input order (per-example reports: src/evaluation.ts). */
+  onLogits?: (logits: Float32Array) => void;
 }
 
 /** Scores `examples` (label 0/1) with a loaded classifier. */
@@ -35,6 +37,7 @@ export function evaluateExamples(classifier: SentenceClassifier, examples: reado
   } finally {
     bar.stop();
   }
+  options.onLogits?.(logits);
   const labels = examples.map((e) => e.label);
   const scores = classificationScores(argmaxRows(logits, 2), labels, 1);
   let lossSum = 0;
