@@ -92,12 +92,12 @@ test('a notebook with every kind of output: images beside the post, text as bloc
 
   // attachment, png output, svg inside html, image/svg+xml: four files, links in order.
   assert.equal(post.images.length, 4);
-  assert.deepEqual(post.images.map((f) => path.basename(f)), [1, 2, 3, 4].map((n) => `2025-03-14-synthetic-notebook-${n}.${n === 1 || n === 4 || findChromium() ? 'png' : 'svg'}`));
+  assert.deepEqual(post.images.map((f) => path.basename(f)), [1, 2, 3, 4].map((n) => `synthetic-notebook-${n}.${n === 1 || n === 4 || findChromium() ? 'png' : 'svg'}`));
   assert.deepEqual(result.images, post.images);
   post.images.forEach(assertImageFile);
   assert.equal(result.svg, findChromium() ? 0 : 2);
-  assert.match(post.markdown, /!\[붙인 그림\]\(2025-03-14-synthetic-notebook-1\.png\)/);
-  assert.match(post.markdown, /!\[손실 곡선\]\(2025-03-14-synthetic-notebook-2\.(png|svg)\)/, 'a chart is named after its title');
+  assert.match(post.markdown, /!\[붙인 그림\]\(synthetic-notebook-1\.png\)/);
+  assert.match(post.markdown, /!\[손실 곡선\]\(synthetic-notebook-2\.(png|svg)\)/, 'a chart is named after its title');
   if (findChromium()) {
     // Drawn at the SVG's size: 120 x 60 (PNG IHDR width and height).
     const png = fs.readFileSync(post.images[1]);
@@ -124,18 +124,19 @@ test('re-exporting with fewer images removes the old ones; other files stay', as
   const nbFile = path.join(dir, 'nb.ipynb');
   fs.writeFileSync(nbFile, JSON.stringify(nb));
   fs.writeFileSync(path.join(dir, 'keep-1.png'), 'not ours');
+  fs.writeFileSync(path.join(dir, 'nb-x.png'), 'not ours either');
   const first = await exportPost(nbFile, { outDir: dir, date: '2025-03-14', png: false });
   assert.equal(first.images.length, 4);
   nb.cells = nb.cells.slice(0, 2);
   fs.writeFileSync(nbFile, JSON.stringify(nb));
   const second = await exportPost(nbFile, { outDir: dir, date: '2025-03-14', png: false });
   assert.equal(second.images.length, 1);
-  assert.deepEqual(second.removed.map((f) => path.basename(f)).sort(), ['2025-03-14-nb-2.svg', '2025-03-14-nb-3.svg', '2025-03-14-nb-4.png']);
-  assert.ok(fs.existsSync(path.join(dir, 'keep-1.png')));
+  assert.deepEqual(second.removed.map((f) => path.basename(f)).sort(), ['nb-2.svg', 'nb-3.svg', 'nb-4.png']);
+  assert.ok(fs.existsSync(path.join(dir, 'keep-1.png')) && fs.existsSync(path.join(dir, 'nb-x.png')));
   checkPost(second.post);
   // The checks themselves catch a missing image.
   fs.rmSync(second.images[0]);
-  assert.throws(() => checkPost(second.post), /image link 2025-03-14-nb-1\.png does not resolve to a file/);
+  assert.throws(() => checkPost(second.post), /image link nb-1\.png does not resolve to a file/);
   // No temp files left behind by the atomic writes.
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
 });

@@ -48,6 +48,8 @@ export function checkPost(postFile: string): CheckedPost {
     const file = path.resolve(dir, decodeURI(target));
     assert.ok(!path.relative(dir, file).startsWith('..'), `${name}: image link ${target} leaves the post's folder`);
     assert.ok(fs.existsSync(file) && fs.statSync(file).isFile(), `${name}: image link ${target} does not resolve to a file`);
+    // Jekyll reads every date-named file in _posts as a post: images must not look like one.
+    assert.doesNotMatch(path.basename(file), /^\d{2,4}-\d{1,2}-\d{1,2}-/, `${name}: image ${target} is named like a post`);
     return file;
   });
   return { markdown, title, images, prose };

@@ -9,7 +9,7 @@ const USAGE = `usage: nlpbook export-post NOTEBOOK --out DIR [--date YYYY-MM-DD]
 Writes DIR/YYYY-MM-DD-SLUG.md, a Jekyll post (front matter: layout, title, date,
 categories: [NLP]) with the notebook's markdown cells, its code as \`\`\`typescript blocks and its
 outputs: text as blocks, tables as Markdown tables, every chart and image as a file
-DIR/YYYY-MM-DD-SLUG-N.png linked by a relative path. SVG charts are drawn to PNG by Chromium
+DIR/SLUG-N.png linked by a relative path. SVG charts are drawn to PNG by Chromium
 (/usr/bin/chromium or $NLPBOOK_CHROMIUM; without one they stay .svg files). Scripts are never
 copied; interactive charts without a PNG get a note. Run it on an executed notebook
 (jupyter nbconvert --execute) to get the outputs.

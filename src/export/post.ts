@@ -11,7 +11,7 @@ import { joinText, Notebook, NotebookCell, NotebookOutput } from './notebook';
 export interface PostOptions {
   /** The post's date, YYYY-MM-DD (Jekyll takes it from the file name and the front matter). */
   date: string;
-  /** ASCII slug for the file names: YYYY-MM-DD-<slug>.md, YYYY-MM-DD-<slug>-<n>.png. */
+  /** ASCII slug for the file names: YYYY-MM-DD-<slug>.md, <slug>-<n>.png. */
   slug: string;
   /** Default: the notebook's first heading. */
   title?: string;
@@ -35,6 +35,11 @@ export interface PostFile {
 export interface Post {
   /** File name of the post: YYYY-MM-DD-<slug>.md. */
   name: string;
+  /**
+   * Image files are "<imagePrefix><n>.<ext>" (the slug and a dash). No date in front: Jekyll
+   * reads every date-named file in _posts as a post.
+   */
+  imagePrefix: string;
   title: string;
   markdown: string;
   files: PostFile[];
@@ -81,14 +86,13 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
     if (!/^[\p{L}\p{N}][\p{L}\p{N} _.-]*$/u.test(c)) throw new NlpbookError(`category: letters, digits, spaces, "_", "." and "-" only, got ${JSON.stringify(c)}`);
   }
   const source = options.source ?? 'notebook';
-  const base = `${options.date}-${options.slug}`;
   const files: PostFile[] = [];
   const language = String(nb.metadata?.language_info?.name ?? nb.metadata?.kernelspec?.language ?? 'typescript');
   const maxLines = options.maxOutputLines ?? 200;
 
   /** Adds an image file and returns its Markdown link. */
   const addImage = (mime: string, data: Uint8Array | string, alt: string): string => {
-    const name = `${base}-${files.length + 1}.${IMAGE_EXT[mime]}`;
+    const name = `${options.slug}-${files.length + 1}.${IMAGE_EXT[mime]}`;
     files.push({ name, mime, data });
     return `![${altText(alt) || `그림 ${files.length}`}](${name})`;
   };
@@ -213,7 +217,7 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
     '---',
   ].join('\n');
   const markdown = `${frontMatter}\n\n${parts.join('\n\n')}\n`;
-  return { name: `${base}.md`, title, markdown, files, interactiveOnly };
+  return { name: `${options.date}-${options.slug}.md`, imagePrefix: `${options.slug}-`, title, markdown, files, interactiveOnly };
 }
 
 /** Output text as a fenced block: ANSI colours removed, carriage-return overwrites applied, long ones shortened. */

@@ -73,12 +73,11 @@ export function writePost(post: Post, outDir: string): ExportPostResult {
   }
   const postFile = path.join(outDir, post.name);
   write(postFile, post.markdown);
-  // Images of an earlier export with more charts: same "<post>-<n>.<ext>" pattern, not written now.
-  const base = post.name.replace(/\.md$/, '');
+  // Images of an earlier export with more charts: same "<slug>-<n>.<ext>" pattern, not written now.
   const ours = new Set(post.files.map((f) => f.name));
   const removed: string[] = [];
   for (const name of fs.readdirSync(outDir)) {
-    if (name.startsWith(`${base}-`) && /^-\d+\.(png|jpg|gif|svg)$/.test(name.slice(base.length)) && !ours.has(name)) {
+    if (name.startsWith(post.imagePrefix) && /^\d+\.(png|jpg|gif|svg)$/.test(name.slice(post.imagePrefix.length)) && !ours.has(name)) {
       fs.rmSync(path.join(outDir, name), { force: true });
       removed.push(path.join(outDir, name));
     }
