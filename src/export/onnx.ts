@@ -192,7 +192,6 @@ export function bertClassifierToOnnx(model: BertForSequenceClassification): Uint
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
     producerName: 'nlpbook-ts',
-    producerVersion: '0.1.0',
     docString: `BertForSequenceClassification (${c.numHiddenLayers} layers, hidden ${c.hiddenSize}, labels ${c.id2label.join(', ')})`,
     graph,
   };
@@ -387,7 +386,13 @@ export async function checkWithTransformersJs(dir: string, classifier: SentenceC
   const texts = CHECK_SENTENCES.filter((t) => classifier.tokenizer.encode(t).inputIds.length <= classifier.maxLength);
   if (texts.length === 0) texts.push('');
   const ours = classifier.predict(texts);
-  const got = await transformersJsProbabilities(dir, texts, classifier.labels);
+  let got: number[][];
+  try {
+    got = await transformersJsProbabilities(dir, texts, classifier.labels);
+  } catch (e) {
+    if (e instanceof NlpbookError) throw e;
+    throw new NlpbookError(`export check: transformers.js cannot run the exported folder (${String((e as Error).message ?? e).split('\n')[0]}); nothing was written`);
+  }
   let maxProbDiff = 0;
   ours.forEach((o, i) => {
     const probs = softmaxRow(o.logits);
