@@ -152,6 +152,11 @@ test('text blocks: long outputs keep head and tail; pure conversion needs no fil
   assert.match(post.markdown, /^---\nlayout: post\ntitle: "합성 노트북: 모든 출력"\ndate: 2024-02-29\ncategories: \[NLP, BERT\]\n---\n/);
   assert.equal(post.files.length, 4);
   assert.equal(post.interactiveOnly, 1);
+  assert.ok(!post.markdown.includes('{% raw %}'));
+  // Liquid syntax in code is kept away from Jekyll's Liquid pass.
+  const liquid = notebookToPost(parseNotebook(JSON.stringify({ nbformat: 4, cells: [{ cell_type: 'code', source: 'const t = `{{ name }}`;' }] }), 'l.ipynb'), { date: '2024-02-29', slug: 'l' });
+  assert.match(liquid.markdown, /\n---\n\n\{% raw %\}\n```typescript\nconst t = `\{\{ name \}\}`;\n```\n\{% endraw %\}\n$/);
+  assert.equal(liquid.title, 'l', 'no heading: the slug is the title');
 });
 
 /** Runs src/cli/main.ts's main() in this process: exit status and what it printed on stderr. */

@@ -216,7 +216,10 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
     `categories: [${categories.join(', ')}]`,
     '---',
   ].join('\n');
-  const markdown = `${frontMatter}\n\n${parts.join('\n\n')}\n`;
+  let body = parts.join('\n\n');
+  // Jekyll runs Liquid over a post: "{{" or "{%" in code or outputs would be evaluated (or break the build).
+  if (/\{\{|\{%/.test(body)) body = `{% raw %}\n${body}\n{% endraw %}`;
+  const markdown = `${frontMatter}\n\n${body}\n`;
   return { name: `${options.date}-${options.slug}.md`, imagePrefix: `${options.slug}-`, title, markdown, files, interactiveOnly };
 }
 
