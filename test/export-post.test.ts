@@ -8,7 +8,7 @@ import * as path from 'path';
 import { main } from '../src/cli/main';
 import { parseNotebook } from '../src/export/notebook';
 import { INTERACTIVE_NOTE, notebookToPost, slugFor, textBlock } from '../src/export/post';
-import { findChromium } from '../src/export/svg-png';
+import { findChromium } from '../src/charts/render';
 import { exportPost } from '../src/export/write-post';
 import { jsonLines, REPO, runCli, tempDir } from './helpers';
 import { assertImageFile, checkPost } from './post-checks';
@@ -92,13 +92,13 @@ test('a notebook with every kind of output: images beside the post, text as bloc
 
   // attachment, png output, svg inside html, image/svg+xml: four files, links in order.
   assert.equal(post.images.length, 4);
-  assert.deepEqual(post.images.map((f) => path.basename(f)), [1, 2, 3, 4].map((n) => `synthetic-notebook-${n}.${n === 1 || n === 4 || findChromium() ? 'png' : 'svg'}`));
+  assert.deepEqual(post.images.map((f) => path.basename(f)), [1, 2, 3, 4].map((n) => `synthetic-notebook-${n}.${n === 1 || n === 4 || 'path' in findChromium() ? 'png' : 'svg'}`));
   assert.deepEqual(result.images, post.images);
   post.images.forEach(assertImageFile);
-  assert.equal(result.svg, findChromium() ? 0 : 2);
+  assert.equal(result.svg, 'path' in findChromium() ? 0 : 2);
   assert.match(post.markdown, /!\[붙인 그림\]\(synthetic-notebook-1\.png\)/);
   assert.match(post.markdown, /!\[손실 곡선\]\(synthetic-notebook-2\.(png|svg)\)/, 'a chart is named after its title');
-  if (findChromium()) {
+  if ('path' in findChromium()) {
     // Drawn at the SVG's size: 120 x 60 (PNG IHDR width and height).
     const png = fs.readFileSync(post.images[1]);
     assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [120, 60]);
@@ -139,6 +139,28 @@ test('re-exporting with fewer images removes the old ones; other files stay', as
   assert.throws(() => checkPost(second.post), /image link nb-1\.png does not resolve to a file/);
   // No temp files left behind by the atomic writes.
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+});
+
+test('without Chromium the charts stay SVG files, linked, and the CLI says why', async () => {
+  const dir = tempDir('nlpbook-post-');
+  const nbFile = path.join(dir, 'nb.ipynb');
+  fs.writeFileSync(nbFile, JSON.stringify(syntheticNotebook()));
+  const missing = path.join(dir, 'no-chromium');
+  const r = runCli(['export-post', nbFile, '--out', dir, '--date', '2025-03-14', '--json'], { env: { NLPBOOK_CHROMIUM: missing } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`^nlpbook export-post: 2 chart\\(s\\) kept as \\.svg: PNG skipped: no chromium at ${missing} \\(NLPBOOK_CHROMIUM\\)`, 'm'));
+  const post = checkPost(jsonLines(r.stdout)[0].post);
+  assert.deepEqual(post.images.map((f) => path.extname(f)), ['.png', '.svg', '.svg', '.png']);
+  post.images.forEach(assertImageFile);
+  // Asking for PNGs outright fails instead, naming the notebook.
+  const saved = process.env.NLPBOOK_CHROMIUM;
+  process.env.NLPBOOK_CHROMIUM = missing;
+  try {
+    await assert.rejects(exportPost(nbFile, { outDir: dir, png: true }), /nb\.ipynb: 2 SVG chart\(s\) need Chromium: PNG skipped: no chromium at/);
+  } finally {
+    if (saved === undefined) delete process.env.NLPBOOK_CHROMIUM;
+    else process.env.NLPBOOK_CHROMIUM = saved;
+  }
 });
 
 test('text blocks: long outputs keep head and tail; pure conversion needs no files', () => {

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { findChromium } from '../src/export/svg-png';
+import { findChromium } from '../src/charts/render';
 import { exportPost } from '../src/export/write-post';
 import { REPO, SHARED, tempDir } from './helpers';
 import { assertImageFile, checkPost } from './post-checks';
@@ -46,6 +46,6 @@ for (const name of notebooks) {
     const charts = executed.cells.flatMap((c: any) => c.outputs ?? []).filter((o: any) => o.data &&
       (o.data['image/png'] || o.data['image/svg+xml'] || /<svg\b/.test([o.data['text/html'] ?? ''].flat().join('')))).length;
     assert.ok(images.length >= charts, `${name}: ${charts} chart outputs but ${images.length} images in the post`);
-    if (findChromium()) assert.equal(post.svg, 0, `${name}: charts left as SVG`);
+    if ('path' in findChromium()) assert.equal(post.svg, 0, `${name}: charts left as SVG`);
   });
 }

@@ -10,7 +10,7 @@ Writes DIR/YYYY-MM-DD-SLUG.md, a Jekyll post (front matter: layout, title, date,
 categories: [NLP]) with the notebook's markdown cells, its code as \`\`\`typescript blocks and its
 outputs: text as blocks, tables as Markdown tables, every chart and image as a file
 DIR/SLUG-N.png linked by a relative path. SVG charts are drawn to PNG by Chromium
-(/usr/bin/chromium or $NLPBOOK_CHROMIUM; without one they stay .svg files). Scripts are never
+($NLPBOOK_CHROMIUM, $CHROME_PATH, chromium on PATH; without one they stay .svg files). Scripts are never
 copied; interactive charts without a PNG get a note. Run it on an executed notebook
 (jupyter nbconvert --execute) to get the outputs.
 
@@ -50,7 +50,7 @@ export const command = {
       title: values.title,
       png: values.svg ? false : 'auto',
     });
-    if (r.svg > 0 && !values.svg) console.error(`nlpbook export-post: no Chromium found: ${r.svg} chart(s) kept as .svg (install chromium or set NLPBOOK_CHROMIUM)`);
+    if (r.pngSkipped) console.error(`nlpbook export-post: ${r.svg} chart(s) kept as .svg: ${r.pngSkipped}`);
     if (r.interactiveOnly > 0) console.error(`nlpbook export-post: ${r.interactiveOnly} interactive chart(s) had no PNG; the post notes them`);
     if (values.json) {
       console.log(JSON.stringify({ post: r.post, title: r.title, images: r.images, svg: r.svg, interactive_only: r.interactiveOnly, removed: r.removed }));

@@ -343,12 +343,13 @@ function hasSignature(mime: string, bytes: Buffer): boolean {
 
 /**
  * The post with every SVG image rendered to PNG by `toPng` (one call for all, so one
- * browser start), links rewritten to the .png names.
+ * browser start), links rewritten to the .png names; unchanged when `toPng` gives null.
  */
-export async function withPngImages(post: Post, toPng: (svgs: string[]) => Promise<Uint8Array[]>): Promise<Post> {
+export async function withPngImages(post: Post, toPng: (svgs: string[]) => Promise<Uint8Array[] | null>): Promise<Post> {
   const svgs = post.files.filter((f) => f.mime === 'image/svg+xml');
   if (svgs.length === 0) return post;
   const pngs = await toPng(svgs.map((f) => String(f.data)));
+  if (pngs === null) return post;
   let markdown = post.markdown;
   const files = post.files.map((f) => {
     const k = svgs.indexOf(f);

@@ -1,35 +1,32 @@
 // SVG charts → PNG files for the blog export, drawn by a headless Chromium (playwright-core
 // drives the system's browser; Korean labels need a Korean font such as fonts-nanum).
-import * as fs from 'fs';
-import { NlpbookError } from '../errors';
-
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
-
-/** The Chromium to use: $NLPBOOK_CHROMIUM, else the first system browser found; undefined when none. */
-export function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const chosen = env.NLPBOOK_CHROMIUM;
-  if (chosen) {
-    if (!fs.existsSync(chosen)) throw new NlpbookError(`NLPBOOK_CHROMIUM: ${chosen} does not exist`);
-    return chosen;
-  }
-  return CANDIDATES.find((p) => fs.existsSync(p));
-}
+// Which Chromium: the same rule as the notebooks' plotly PNGs (src/charts/render.ts).
+import { findChromium } from '../charts/render';
 
 export interface SvgToPngOptions {
-  /** Chromium executable (default: findChromium()). */
+  /** Chromium executable (default: findChromium's: NLPBOOK_CHROMIUM, CHROME_PATH, PATH, /usr/bin/chromium). */
   executablePath?: string;
   /** Device pixels per SVG pixel (default 1: the PNG has the SVG's size). */
   scale?: number;
 }
 
-/** Renders each SVG document to PNG bytes at the SVG's own size, with one browser start. */
-export async function svgToPng(svgs: string[], options: SvgToPngOptions = {}): Promise<Uint8Array[]> {
+/**
+ * Renders each SVG document to PNG bytes at the SVG's own size, with one browser start;
+ * { skipped } says why not when there is no Chromium or it does not start.
+ */
+export async function svgToPng(svgs: string[], options: SvgToPngOptions = {}): Promise<Uint8Array[] | { skipped: string }> {
   if (svgs.length === 0) return [];
-  const executablePath = options.executablePath ?? findChromium();
-  if (!executablePath) throw new NlpbookError('no Chromium found to draw PNG charts (install chromium or set NLPBOOK_CHROMIUM)');
+  const found = findChromium({ executablePath: options.executablePath });
+  if ('skipped' in found) return found;
   // Loaded here: most commands never draw a chart.
   const { chromium } = require('playwright-core') as typeof import('playwright-core');
-  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu'] });
+  let browser: import('playwright-core').Browser;
+  try {
+    browser = await chromium.launch({ executablePath: found.path, args: ['--disable-gpu'] });
+  } catch (e) {
+    const first = String((e as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error';
+    return { skipped: `PNG skipped: chromium at ${found.path} did not start: ${first.slice(0, 200)}` };
+  }
   try {
     const page = await browser.newPage({ deviceScaleFactor: options.scale ?? 1 });
     const pngs: Uint8Array[] = [];
@@ -37,8 +34,8 @@ export async function svgToPng(svgs: string[], options: SvgToPngOptions = {}): P
       // The SVG alone in the body, no margin: the element's screenshot is the chart.
       await page.setContent(`<!doctype html><html><head><meta charset="utf-8"><style>body{margin:0;background:white}svg{display:block}</style></head><body>${svg}</body></html>`);
       const element = await page.$('svg');
-      if (!element) throw new NlpbookError('svgToPng: the page has no <svg> element');
-      pngs.push(new Uint8Array(await element.screenshot({ type: 'png', omitBackground: false })));
+      if (!element) throw new Error('svgToPng: an SVG document without an <svg> element');
+      pngs.push(new Uint8Array(await element.screenshot({ type: 'png' })));
     }
     return pngs;
   } finally {

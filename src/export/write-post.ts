@@ -7,7 +7,7 @@ import { NlpbookError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import { parseNotebook } from './notebook';
 import { checkDate, notebookToPost, Post, PostOptions, slugFor, today, withPngImages } from './post';
-import { findChromium, svgToPng } from './svg-png';
+import { svgToPng } from './svg-png';
 
 export interface ExportPostOptions extends Partial<PostOptions> {
   /** Folder for the post and its images (created if missing). */
@@ -25,8 +25,10 @@ export interface ExportPostResult {
   title: string;
   /** Paths of the images written beside it. */
   images: string[];
-  /** SVG charts kept as SVG (no Chromium). */
+  /** SVG charts kept as SVG (no Chromium, or --svg). */
   svg: number;
+  /** Why the SVG charts were not drawn as PNG, when Chromium was wanted but missing. */
+  pngSkipped?: string;
   /** Interactive charts without a PNG (noted in the post). */
   interactiveOnly: number;
   /** Old images of an earlier export of the same post that were removed. */
@@ -47,12 +49,17 @@ export async function exportPost(notebookFile: string, options: ExportPostOption
   let post = notebookToPost(nb, { ...options, date, slug: options.slug ?? slugFor(notebookFile), source: options.source ?? notebookFile });
   checkOutDir(options.outDir);
   const wantPng = options.png ?? 'auto';
-  if (wantPng !== false && post.files.some((f) => f.mime === 'image/svg+xml')) {
-    const chromium = findChromium();
-    if (chromium) post = await withPngImages(post, (svgs) => svgToPng(svgs, { executablePath: chromium }));
-    else if (wantPng === true) throw new NlpbookError('--png: no Chromium found to draw the charts (install chromium or set NLPBOOK_CHROMIUM)');
+  let pngSkipped: string | undefined;
+  if (wantPng !== false) {
+    post = await withPngImages(post, async (svgs) => {
+      const pngs = await svgToPng(svgs);
+      if (!('skipped' in pngs)) return pngs;
+      if (wantPng === true) throw new NlpbookError(`${notebookFile}: ${svgs.length} SVG chart(s) need Chromium: ${pngs.skipped}`);
+      pngSkipped = pngs.skipped;
+      return null;
+    });
   }
-  return writePost(post, options.outDir);
+  return { ...writePost(post, options.outDir), pngSkipped };
 }
 
 /** Writes a post and its files into `outDir`; removes images an earlier export of the same post left. */
