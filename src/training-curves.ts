@@ -19,7 +19,7 @@ export interface TrainingCurves {
 
 /** metrics.jsonl in `dir` or, for a model folder such as <run>/best, in its parent; null when neither has one. */
 export function findMetricsFile(dir: string): string | null {
-  for (const candidate of [path.join(dir, METRICS_FILE), path.join(path.dirname(path.resolve(dir)), METRICS_FILE)]) {
+  for (const candidate of [path.join(dir, METRICS_FILE), path.join(dir, '..', METRICS_FILE)]) {
     if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) return candidate;
   }
   return null;

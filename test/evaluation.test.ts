@@ -18,7 +18,8 @@ import { evaluateModel, misclassified, misclassifiedFrame, type ExampleRow } fro
 import { BertTokenizer, tokenLengths } from '../src/tokenizer';
 import { fit } from '../src/trainer';
 import { findMetricsFile, readTrainingCurves } from '../src/training-curves';
-import { FIXTURES, KCBERT_DIR, tempDir } from './helpers';
+import { main } from '../src/cli/main';
+import { FIXTURES, jsonLines, KCBERT_DIR, runCli, tempDir } from './helpers';
 import { nsmcSlice, quickSettings } from './train-helpers';
 
 const fixture = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'evaluation.json'), 'utf8'));
@@ -253,5 +254,82 @@ describe('a trained model on NSMC', () => {
     const bad = path.join(tempDir(), 'bad.tsv');
     fs.writeFileSync(bad, 'id\tdocument\tlabel\n1\t좋아요\t2\n');
     await assert.rejects(evaluateModel(path.join(runDir, 'best'), bad), /bad\.tsv:2: label must be 0 or 1, got "2"/);
+  });
+
+  test('nlpbook report: PNG and plotly JSON of every chart, metrics.json, one JSON line', () => {
+    const out = path.join(tempDir(), 'report');
+    const r = runCli(['report', '--model', path.join(runDir, 'best'), '--data', testFile, '--out', out, '--json']);
+    assert.equal(r.status, 0, r.stderr.slice(-2000));
+    assert.ok(r.stderr.includes(`training curves from ${path.join(runDir, 'metrics.jsonl')}`), r.stderr);
+    const result = jsonLines(r.stdout).pop();
+    for (const key of ['n', 'accuracy', 'precision', 'recall', 'f1', 'loss', 'auc', 'averagePrecision', 'ece', 'metrics', 'charts', 'figures']) {
+      assert.ok(key in result, `no "${key}" in ${JSON.stringify(result)}`);
+    }
+    assert.equal(result.n, 60);
+    assert.equal(result.pngSkipped, null);
+    const names = ['confusion-matrix', 'roc', 'precision-recall', 'reliability', 'probabilities', 'accuracy-by-length', 'training-loss', 'training-accuracy'];
+    assert.deepEqual(result.charts, names.map((n) => path.join(out, `${n}.png`)));
+    assert.deepEqual(result.figures, names.map((n) => path.join(out, `${n}.json`)));
+    for (const png of result.charts) assert.equal(fs.readFileSync(png).subarray(1, 4).toString('latin1'), 'PNG', png);
+    const metrics = JSON.parse(fs.readFileSync(result.metrics, 'utf8'));
+    assert.equal(metrics.accuracy, result.accuracy);
+    assert.equal(metrics.confusion.truePositive + metrics.confusion.falsePositive + metrics.confusion.trueNegative + metrics.confusion.falseNegative, 60);
+    assert.equal(metrics.trainingLog, path.join(runDir, 'metrics.jsonl'));
+    assert.ok(metrics.misclassified.length <= 20 && metrics.misclassified.every((m: { label: number; predicted: number }) => m.label !== m.predicted));
+    assert.equal(metrics.roc.thresholds[0], null, 'Infinity is null in JSON');
+  });
+
+  test('nlpbook report without chromium: the charts as JSON, the reason on stderr', async () => {
+    const out = tempDir();
+    const missing = path.join(out, 'no-chromium');
+    const printed: string[] = [];
+    const [log, error] = [console.log, console.error];
+    console.log = (...a: unknown[]) => printed.push(a.join(' '));
+    console.error = (...a: unknown[]) => printed.push(`stderr: ${a.join(' ')}`);
+    process.env.NLPBOOK_CHROMIUM = missing;
+    try {
+      await main(['report', '--model', path.join(runDir, 'best'), '--data', testFile, '--out', out, '--limit', '20', '--json']);
+    } finally {
+      [console.log, console.error] = [log, error];
+      delete process.env.NLPBOOK_CHROMIUM;
+    }
+    assert.equal(process.exitCode ?? 0, 0, printed.join('\n'));
+    assert.ok(printed.includes(`stderr: nlpbook report: PNG skipped: no chromium at ${missing} (NLPBOOK_CHROMIUM); apt-get install chromium fonts-nanum`), printed.join('\n'));
+    const result = JSON.parse(printed[printed.length - 1]);
+    assert.equal(result.n, 20);
+    assert.deepEqual(result.charts, []);
+    assert.equal(result.figures.length, 8);
+    assert.match(result.pngSkipped, /^PNG skipped: no chromium at /);
+  });
+
+  test('nlpbook report: bad input gives one line naming what is wrong', async () => {
+    const out = tempDir();
+    const best = path.join(runDir, 'best');
+    const badLog = path.join(tempDir(), 'metrics.jsonl');
+    fs.writeFileSync(badLog, 'not json\n');
+    const missing = path.join(out, 'no-such-model');
+    const cases: [string[], string][] = [
+      [['--data', testFile, '--out', out], '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)'],
+      [['--model', best, '--data', testFile], '--out DIR is required (where the charts and metrics.json go)'],
+      [['--model', missing, '--data', testFile, '--out', out], `model folder not found: ${missing}`],
+      [['--model', best, '--data', testFile, '--out', badLog], `--out ${badLog}: is a file, expected a folder`],
+      [['--model', best, '--data', testFile, '--out', out, '--metrics', badLog], `${badLog}:1: not JSON (expected one metrics object per line), got "not json"`],
+      [['--model', best, '--data', testFile, '--out', out, '--width', '0'], '--width must be an integer of at least 1, got "0"'],
+      [['--model', best, '--data', testFile, '--out', out, '--scale', 'big'], '--scale must be a number above 0 and at most 8, got "big"'],
+    ];
+    for (const [args, message] of cases) {
+      const printed: string[] = [];
+      const error = console.error;
+      console.error = (...a: unknown[]) => printed.push(a.join(' '));
+      try {
+        await main(['report', ...args]);
+      } finally {
+        console.error = error;
+      }
+      assert.equal(process.exitCode, 1, args.join(' '));
+      process.exitCode = undefined;
+      assert.deepEqual(printed.filter((l) => l.startsWith('nlpbook report: ') && !l.includes('training curves')), [`nlpbook report: ${message}`]);
+    }
+    assert.ok(!fs.existsSync(path.join(out, 'metrics.json')), 'nothing written');
   });
 });

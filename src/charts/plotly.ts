@@ -152,7 +152,8 @@ export function reliabilityFigure(bins: readonly ReliabilityBin[], ece: number):
       barmode: 'overlay',
       xaxis: axis('확신도 (예측한 클래스의 확률)', { range: [lo, 1] }),
       yaxis: axis('정확도', { range: [0, 1.02] }),
-      legend: { x: 0.02, y: 0.98, bgcolor: 'rgba(255,255,255,0.8)', bordercolor: '#ddd', borderwidth: 1 },
+      legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: 1.01, yanchor: 'bottom' },
+      margin: { t: 100, r: 30, b: 70, l: 80 },
     }),
   };
 }
@@ -219,8 +220,9 @@ export function trainingCurveFigure(curves: TrainingCurves, metric: 'loss' | 'ac
     ],
     layout: baseLayout(`학습 곡선: ${name}`, '옵티마이저 스텝', name, {
       yaxis: axis(name, metric === 'accuracy' ? { range: [0, 1.02] } : { rangemode: 'tozero' }),
-      // Loss falls, accuracy rises: the legend goes where the curves are not.
-      legend: { x: 0.98, xanchor: 'right', y: metric === 'loss' ? 0.98 : 0.04, yanchor: metric === 'loss' ? 'top' : 'bottom', bgcolor: 'rgba(255,255,255,0.8)', bordercolor: '#ddd', borderwidth: 1 },
+      // Above the plot: curves can be anywhere (a flat loss sits at the top).
+      legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: 1.01, yanchor: 'bottom' },
+      margin: { t: 100, r: 30, b: 70, l: 80 },
     }),
   };
 }

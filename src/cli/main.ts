@@ -14,6 +14,7 @@ const commands: Record<string, () => Command> = {
   tokenize: () => require('./tokenize').command,
   train: () => require('./train').command,
   evaluate: () => require('./evaluate').command,
+  report: () => require('./report').command,
   predict: () => require('./predict').command,
   serve: () => require('./serve').command,
   pretrain: () => require('./pretrain').command,

@@ -1,0 +1,107 @@
+// `nlpbook report`: step 8 in one command. Scores a model folder on a labelled file and
+// writes the evaluation charts (PNG + plotly JSON each), plus metrics.json with every number.
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseArgs } from 'util';
+import { evaluationFigures } from '../charts/plotly';
+import { saveCharts } from '../charts/render';
+import { check } from '../errors';
+import { evaluateModel, misclassified } from '../evaluation-report';
+import { writeJsonAtomic } from '../fsutil';
+import { findMetricsFile, readTrainingCurves } from '../training-curves';
+import { optionalInt } from './inputs';
+
+const USAGE = `usage: nlpbook report --model DIR --data TSV --out DIR [--metrics FILE] [--json] [options]
+
+Scores the classifier in DIR on TSV (NSMC format, e.g. data/Korpora/nsmc/ratings_test.txt)
+and writes into --out:
+  confusion-matrix, roc, precision-recall, reliability, probabilities, accuracy-by-length
+  and, with a training log, training-loss and training-accuracy: <name>.png (drawn by the
+  system's chromium; skipped with a notice when there is none) and <name>.json (plotly figure)
+  metrics.json   every number: scores, confusion matrix, AUC, AP, ECE, curves, bins,
+                 accuracy by length, the 20 most confidently wrong sentences
+
+  --model DIR        model folder (nlpbook train's best/, or one Python saved)
+  --data TSV         labelled file
+  --out DIR          where the charts and metrics.json go (created if needed)
+  --metrics FILE     the trainer's metrics.jsonl for the training curves (default: the one
+                     in DIR or its parent, e.g. data/checkpoint-doccls/metrics.jsonl for .../best)
+  --tokenizer DIR    tokenizer folder when DIR has no vocab.txt / tokenizer.json
+  --max-length N     longest input in tokens (default: DIR/settings.json's maxSeqLength, else 128)
+  --batch-size N     sentences per batch (default 64)
+  --limit N          score only the first N rows
+  --width N, --height N, --scale N   PNG size in CSS pixels (default 720 x 480) and pixel density (default 1)
+  --json             last stdout line: {"n","accuracy","precision","recall","f1","loss","auc",
+                     "averagePrecision","ece","metrics","charts":[png paths],"figures":[json paths],"pngSkipped"}`;
+
+export const command = {
+  summary: 'evaluation charts (PNG + plotly JSON) and metrics.json of a model on an NSMC-format file (--model DIR --data TSV --out DIR)',
+  async run(argv: string[]): Promise<void> {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        data: { type: 'string' },
+        out: { type: 'string' },
+        metrics: { type: 'string' },
+        tokenizer: { type: 'string' },
+        'max-length': { type: 'string' },
+        'batch-size': { type: 'string' },
+        limit: { type: 'string' },
+        width: { type: 'string' },
+        height: { type: 'string' },
+        scale: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return;
+    }
+    check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
+    check(values.data !== undefined, '--data TSV is required (a labelled file in NSMC format)');
+    check(values.out !== undefined, '--out DIR is required (where the charts and metrics.json go)');
+    check(!fs.existsSync(values.out) || fs.statSync(values.out).isDirectory(), `--out ${values.out}: is a file, expected a folder`);
+    const scale = values.scale === undefined ? undefined : Number(values.scale);
+    check(scale === undefined || (scale > 0 && scale <= 8), `--scale must be a number above 0 and at most 8, got "${values.scale}"`);
+    const size = { width: optionalInt(values.width, '--width', 1), height: optionalInt(values.height, '--height', 1), scale };
+    // The training log is read before the slow part, so a bad one fails at once.
+    const logFile = values.metrics ?? findMetricsFile(values.model);
+    const curves = logFile ? readTrainingCurves(logFile) : null;
+    if (!values.metrics) console.error(curves ? `nlpbook report: training curves from ${curves.file}` : `nlpbook report: no metrics.jsonl next to ${values.model}: no training curves (--metrics FILE)`);
+
+    const report = await evaluateModel(values.model, values.data, {
+      tokenizerDir: values.tokenizer,
+      maxLength: optionalInt(values['max-length'], '--max-length', 2),
+      batchSize: optionalInt(values['batch-size'], '--batch-size', 1),
+      limit: optionalInt(values.limit, '--limit', 1),
+    });
+    const saved = await saveCharts(evaluationFigures(report, curves), values.out, size);
+    if (saved.skipped) console.error(`nlpbook report: ${saved.skipped}`);
+
+    const summary = {
+      n: report.n, accuracy: report.accuracy, precision: report.precision, recall: report.recall, f1: report.f1, loss: report.loss,
+      auc: report.auc, averagePrecision: report.averagePrecision, ece: report.ece,
+    };
+    const metricsFile = path.join(values.out, 'metrics.json');
+    const { rows, ...numbers } = report;
+    writeJsonAtomic(metricsFile, {
+      ...numbers,
+      trainingLog: curves?.file ?? null,
+      // The rest of the rows stay out: 50,000 sentences would make this file tens of MB.
+      misclassified: misclassified(rows).slice(0, 20),
+      charts: saved.charts,
+      figures: saved.figures,
+      pngSkipped: saved.skipped,
+    });
+    const out = { ...summary, metrics: metricsFile, charts: saved.charts, figures: saved.figures, pngSkipped: saved.skipped };
+    if (values.json) console.log(JSON.stringify(out));
+    else {
+      console.log(`${values.data}: ${report.n} examples`);
+      for (const [k, v] of Object.entries(summary)) if (k !== 'n') console.log(`  ${k.padEnd(16)} ${v === null ? 'n/a' : v.toFixed(4)}`);
+      console.log(`metrics: ${metricsFile}`);
+      for (const file of saved.charts.length ? saved.charts : saved.figures) console.log(`chart:   ${file}`);
+    }
+  },
+};
