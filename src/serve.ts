@@ -149,22 +149,31 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   res.end(`${JSON.stringify(body)}\n`);
 }
 
-/** The request body, refused with 413 once it passes `limit` bytes (the connection is then closed: the rest is not read). */
+/** Most bytes of an oversized body read (and dropped) before the connection is closed. */
+const DRAIN_LIMIT = 1024 * 1024;
+
+/**
+ * The request body, refused with 413 when it passes `limit` bytes. An oversized body is
+ * still read to its end and dropped, because answering while the client is sending can
+ * reset the connection before the client reads the answer; past DRAIN_LIMIT bytes the
+ * connection is closed instead.
+ */
 function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new HttpError(413, `request body over ${limit} bytes`, { Connection: 'close' });
-  if (Number(req.headers['content-length']) > limit) return Promise.reject(tooLarge());
+  const tooLarge = (close: boolean) => new HttpError(413, `request body over ${limit} bytes`, close ? { Connection: 'close' } : {});
+  if (Number(req.headers['content-length']) > DRAIN_LIMIT) return Promise.reject(tooLarge(true));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
+      if (size <= limit) chunks.push(chunk);
+      else if (size > DRAIN_LIMIT) {
         req.removeAllListeners('data');
         req.pause();
-        reject(tooLarge());
-      } else chunks.push(chunk);
+        reject(tooLarge(true));
+      }
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (size > limit ? reject(tooLarge(false)) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
   });
 }

@@ -50,7 +50,7 @@ const TEXTS = [
 interface Reply { status: number; headers: http.IncomingHttpHeaders; body: any; raw: string }
 
 /** One HTTP request with Node's own client, so the body can be streamed, cut or malformed at will. */
-function request(method: string, urlPath: string, options: { headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[] } = {}): Promise<Reply> {
+function request(method: string, urlPath: string, options: { headers?: Record<string, string>; body?: string | Buffer; chunks?: Buffer[]; sendNothing?: boolean } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(new URL(urlPath, server.url), { method, headers: options.headers }, (res) => {
       const parts: Buffer[] = [];
@@ -64,10 +64,12 @@ function request(method: string, urlPath: string, options: { headers?: Record<st
           body = undefined;
         }
         resolve({ status: res.statusCode!, headers: res.headers, body, raw });
+        if (options.sendNothing) req.destroy();
       });
     });
     req.on('error', reject);
-    if (options.chunks) {
+    if (options.sendNothing) req.flushHeaders();
+    else if (options.chunks) {
       for (const c of options.chunks) req.write(c);
       req.end();
     } else req.end(options.body);
@@ -97,8 +99,12 @@ describe('the JSON API', () => {
           resolve('connected');
         });
         s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+        s.setTimeout(3000, () => {
+          s.destroy();
+          resolve('timeout');
+        });
       });
-      assert.equal(refused, 'ECONNREFUSED', `reachable on ${external.address}`);
+      assert.notEqual(refused, 'connected', `reachable on ${external.address}`);
     }
 
     for (const text of TEXTS) {
@@ -130,6 +136,7 @@ describe('the JSON API', () => {
       ['text too long', () => predictText('가'.repeat(MAX_TEXT_CHARS + 1)), 422, /1001 characters; the limit is 1000/],
       ['body too large (Content-Length)', () => predictText('a'.repeat(MAX_BODY_BYTES)), 413, /over 16384 bytes/],
       ['body too large (chunked, no length)', () => request('POST', '/api/predict', { headers: JSON_TYPE, chunks: Array.from({ length: 40 }, () => Buffer.alloc(1024, 0x20)) }), 413, /over 16384 bytes/],
+      ['body declared far too large (answered at once, connection closed)', () => request('POST', '/api/predict', { headers: { ...JSON_TYPE, 'Content-Length': String(4 << 20) }, sendNothing: true }), 413, /over 16384 bytes/],
       ['not JSON content type', () => request('POST', '/api/predict', { headers: { 'Content-Type': 'text/plain' }, body: '{"text":"좋아"}' }), 415, /application\/json/],
       ['wrong method', () => request('GET', '/api/predict'), 405, /GET is not allowed on \/api\/predict/],
       ['unknown path', () => request('GET', '/admin'), 404, /no such path: \/admin/],
@@ -141,6 +148,7 @@ describe('the JSON API', () => {
       assert.deepEqual(Object.keys(r.body), ['error'], name);
       assert.match(r.body.error, pattern, name);
       if (status === 405) assert.equal(r.headers.allow, 'POST');
+      if (/connection closed/.test(name)) assert.equal(r.headers.connection, 'close', name);
       const after = await predictText('최고의 영화');
       assert.equal(after.status, 200, `after ${name}: ${after.raw}`);
       assertSamePrediction(after.body, good);
