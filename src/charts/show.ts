@@ -105,9 +105,10 @@ let sharedRenderer: PngRenderer | undefined;
 
 /**
  * Shows `figure` in the notebook: interactive, plus its PNG when chromium is there
- * (otherwise a one-line note says why the PNG was skipped). Returns the PNG result.
+ * (otherwise a one-line note says why the PNG was skipped). Returns nothing, so that
+ * `await showFigure(fig)` as a cell's last line prints nothing more.
  */
-export async function showFigure(figure: PlotlyFigure, options: ShowOptions = {}): Promise<PngResult | null> {
+export async function showFigure(figure: PlotlyFigure, options: ShowOptions = {}): Promise<void> {
   let result: PngResult | null = null;
   if (options.pngImage ?? true) {
     const renderer = options.renderer ?? (sharedRenderer ??= new PngRenderer());
@@ -117,7 +118,6 @@ export async function showFigure(figure: PlotlyFigure, options: ShowOptions = {}
   const includePlotly = options.includePlotly ?? !plotlySent;
   displayBundle(figureBundle(figure, { ...options, png: result && 'png' in result ? result.png : undefined, includePlotly }));
   if (includePlotly) plotlySent = true;
-  return result;
 }
 
 /** Closes the notebook's shared chromium (started by the first showFigure). */
