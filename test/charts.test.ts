@@ -109,6 +109,14 @@ describe('PNG rendering with the system chromium', () => {
     }
   });
 
+  test('chromium gone mid-session (killed, computer asleep): the next render starts a new one', async () => {
+    // What a crash looks like from here: the browser behind the renderer is no longer connected.
+    const started = await (renderer as unknown as { started: Promise<{ browser: { close(): Promise<void> } }> }).started;
+    await started.browser.close();
+    const r = await renderer.render(simple('다시'), { width: 300, height: 200 });
+    assert.ok('png' in r && pngSize(r.png).width === 300);
+  });
+
   test('a size chromium cannot draw: a one-line error before any drawing', async () => {
     await assert.rejects(renderer.render(simple(), { width: -5 }), (e: Error) => e instanceof NlpbookError && e.message === 'PNG width must be a whole number of pixels from 1 to 10000, got -5');
     await assert.rejects(renderer.render(simple(), { height: 1.5 }), /PNG height must be a whole number/);

@@ -72,6 +72,7 @@ interface Page {
 interface Browser {
   newPage(): Promise<Page>;
   close(): Promise<void>;
+  isConnected(): boolean;
 }
 
 /**
@@ -140,7 +141,7 @@ export class PngRenderer {
     }
   }
 
-  private async renderNow(figure: PlotlyFigure, size: PngSize): Promise<PngResult> {
+  private async renderNow(figure: PlotlyFigure, size: PngSize, retry = true): Promise<PngResult> {
     const width = size.width ?? CHART_SIZE.width;
     const height = size.height ?? CHART_SIZE.height;
     const scale = size.scale ?? 1;
@@ -158,6 +159,11 @@ export class PngRenderer {
         { figure, width, height, scale },
       );
     } catch (e) {
+      if (!s.browser.isConnected() && retry) {
+        // Chromium went away (killed, or the computer slept in a long notebook session): start a new one once.
+        this.started = undefined;
+        return this.renderNow(figure, size, false);
+      }
       throw new NlpbookError(`PNG of "${figureTitle(figure)}": plotly.js refused the figure: ${String((e as Error).message).split('\n')[0]}`);
     }
     const png = Buffer.from(url.slice(url.indexOf(',') + 1), 'base64');

@@ -56,7 +56,7 @@ export function figureBundle(figure: PlotlyFigure, options: BundleOptions = {}):
   const pngBase64 = options.png ? Buffer.from(options.png).toString('base64') : undefined;
   const placeholder = pngBase64 ? `<img src="data:image/png;base64,${pngBase64}" alt="${escapeHtml(title)}" style="max-width:100%">` : '';
   const json = JSON.stringify({ data: figure.data, layout: figure.layout }).replace(/</g, '\\u003c');
-  plotlySource ??= scriptSafe(fs.readFileSync(require.resolve('plotly.js-dist-min'), 'utf8'));
+  if (options.includePlotly) plotlySource ??= scriptSafe(fs.readFileSync(require.resolve('plotly.js-dist-min'), 'utf8'));
   const loader = options.includePlotly ? `<script type="text/javascript">${plotlySource}</script>\n` : '';
   const html = `${loader}<div id="${id}" style="width:100%;max-width:960px;min-height:${height}px">${placeholder}</div>
 <script type="text/javascript">(function () {
