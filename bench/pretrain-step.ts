@@ -4,9 +4,11 @@
 // lengths, batch sizes, one document per sequence vs packed. NSMC training documents,
 // kcbert's vocabulary. Each case runs `--steps` steps; the first window (warm-up: kernel
 // set-up) is left out, the rest averaged. Every case runs in this one process, one after
-// the other, so they share the machine's conditions; the load average is recorded.
+// the other, so they share the machine's conditions; the load average is recorded. Each case
+// runs in both step modes side by side: graph (MlmTrainGraph, the default) and eager (tfjs ops
+// and autodiff, the path before it).
 //
-//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick]
+//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick] [--filter TEXT] [--modes graph,eager]
 // Writes bench/results/pretrain-step.json and prints one JSON line per case.
 import * as fs from 'fs';
 import * as os from 'os';
@@ -18,7 +20,7 @@ import type { PretrainSettings } from '../src/pretrain-settings';
 import { BertTokenizer } from '../src/tokenizer';
 
 const { values } = parseArgs({
-  options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, out: { type: 'string' } },
+  options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, out: { type: 'string' } },
 });
 const rounds = Number(values.rounds);
 const steps = Number(values.steps);
@@ -30,7 +32,7 @@ const SIZES = [
   { name: 'L4/H256/A4/I1024', layers: 4, hidden: 256, heads: 4, intermediate: 1024 },
 ];
 
-interface Case { size: (typeof SIZES)[number]; maxSeqLength: number; batchSize: number; packing: boolean }
+interface Case { size: (typeof SIZES)[number]; maxSeqLength: number; batchSize: number; packing: boolean; mode: string }
 
 function cases(): Case[] {
   const out: Case[] = [];
@@ -40,19 +42,19 @@ function cases(): Case[] {
         for (const batchSize of [64, 128]) {
           // Packed batches are full: 128 x 128 = 16k tokens per step is more than the other cases by far; keep it comparable.
           if (values.quick && (batchSize !== 128 || maxSeqLength !== 128)) continue;
-          out.push({ size, maxSeqLength, batchSize: packing && maxSeqLength === 128 ? batchSize / 2 : batchSize, packing });
+          for (const mode of values.modes.split(',')) out.push({ size, maxSeqLength, batchSize: packing && maxSeqLength === 128 ? batchSize / 2 : batchSize, packing, mode });
         }
       }
     }
   }
   // Drop duplicates the halving made; --filter keeps the cases whose label contains it (e.g. "L4/H256 sentence 128x128").
   return out
-    .filter((c, i) => out.findIndex((d) => d.size === c.size && d.maxSeqLength === c.maxSeqLength && d.batchSize === c.batchSize && d.packing === c.packing) === i)
+    .filter((c, i) => out.findIndex((d) => d.size === c.size && d.maxSeqLength === c.maxSeqLength && d.batchSize === c.batchSize && d.packing === c.packing && d.mode === c.mode) === i)
     .filter((c) => !values.filter || label(c).includes(values.filter));
 }
 
 function label(c: Case): string {
-  return `${c.size.name} ${c.packing ? 'packed' : 'sentence'} ${c.batchSize}x${c.maxSeqLength}`;
+  return `${c.size.name} ${c.packing ? 'packed' : 'sentence'} ${c.batchSize}x${c.maxSeqLength} ${c.mode}`;
 }
 
 (async () => {
@@ -74,18 +76,18 @@ function label(c: Case): string {
           logEverySteps: window, tqdmEnabled: false, checkpointEveryMinutes: 0,
         };
         const load = os.loadavg()[0];
-        const r = await pretrain(settings, { tokenizer, log: () => {} });
+        const r = await pretrain(settings, { tokenizer, log: () => {}, graph: c.mode === 'graph' });
         const lines = pretrainMetrics(outputDir).train;
         const first = lines[0];
         const last = lines[lines.length - 1];
         const secs = last.seconds - first.seconds; // the first window (warm-up) left out
-        const key = JSON.stringify([c.size.name, c.packing, c.maxSeqLength, c.batchSize]);
+        const key = JSON.stringify([c.size.name, c.packing, c.maxSeqLength, c.batchSize, c.mode]);
         const row = rows.get(key) ?? { c, tokensPerSecond: [], msPerStep: [], load: [], tokensPerStep: Math.round(r.trainedTokens / r.steps), parameters: r.parameters };
         row.tokensPerSecond.push(Math.round((last.tokens - first.tokens) / secs));
         row.msPerStep.push(Math.round((1000 * secs) / (last.step - first.step)));
         row.load.push(+load.toFixed(2));
         rows.set(key, row);
-        console.log(JSON.stringify({ round, size: c.size.name, packing: c.packing, maxSeqLength: c.maxSeqLength, batchSize: c.batchSize, tokensPerSecond: row.tokensPerSecond[round], msPerStep: row.msPerStep[round], load }));
+        console.log(JSON.stringify({ round, size: c.size.name, mode: c.mode, packing: c.packing, maxSeqLength: c.maxSeqLength, batchSize: c.batchSize, tokensPerSecond: row.tokensPerSecond[round], msPerStep: row.msPerStep[round], load }));
         fs.rmSync(outputDir, { recursive: true, force: true });
       }
     }
@@ -94,7 +96,7 @@ function label(c: Case): string {
   }
   for (const { c, ...row } of rows.values()) {
     results.push({
-      size: c.size.name, packing: c.packing, maxSeqLength: c.maxSeqLength, batchSize: c.batchSize,
+      size: c.size.name, mode: c.mode, packing: c.packing, maxSeqLength: c.maxSeqLength, batchSize: c.batchSize,
       bestTokensPerSecond: Math.max(...row.tokensPerSecond), tokensPerSecond: row.tokensPerSecond, msPerStep: row.msPerStep,
       tokensPerStep: row.tokensPerStep, parameters: row.parameters, loadAverage1m: row.load,
     });
