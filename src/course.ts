@@ -5,10 +5,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from './backend';
+import { evaluationFigures } from './charts/plotly';
+import { saveCharts } from './charts/render';
 import { lineChartSvg } from './charts/line';
 import { NsmcCorpus, SPLITS } from './corpus';
 import { ClassificationDataset, type DatasetMode } from './dataset';
-import { evaluate, type EvaluationResult } from './evaluate';
+import type { EvaluationResult } from './evaluate';
+import { evaluateModel } from './evaluation-report';
 import { writeFileAtomic, writeJsonAtomic } from './fsutil';
 import { fetchModel } from './hub';
 import { comparePadding } from './loader';
@@ -18,6 +21,7 @@ import { PROFILES, type ProfileName } from './profiles';
 import { smallCorpus } from './quick';
 import { makeSettings, saveSettings, type Settings } from './settings';
 import { BertTokenizer } from './tokenizer';
+import { readTrainingCurves } from './training-curves';
 import { fit, metricsByType, type FitResult } from './trainer';
 
 export interface CourseOptions {
@@ -40,6 +44,10 @@ export interface CourseResult {
   stageMinutes: Record<string, number>;
   features: Record<DatasetMode, { examples: number; meanTokens: number; p95Tokens: number }>;
   padding: { fixed: number; dynamic: number; bucketed: number };
+  /** Area under the ROC curve on the test split. */
+  testAuc: number | null;
+  /** Step 8's charts (PNG where chromium runs; plotly JSON always) in downstreamModelDir/charts. */
+  charts: { files: string[]; pngSkipped: string | null };
   report: string;
   settings: string;
 }
@@ -126,8 +134,13 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   stage('fine-tuning');
 
   // The test split is looked at once, here, after every choice was made on validation.
-  const test = await evaluate(trained.model, corpus.path('test'), { maxLength: settings.maxSeqLength });
-  step('8 evaluation', `test: accuracy ${test.accuracy.toFixed(4)}, F1 ${test.f1.toFixed(4)} on ${test.n} sentences`);
+  // One pass gives both the scores and step 8's charts (ROC, calibration, by length, ...).
+  const scored = await evaluateModel(trained.model, corpus.path('test'), { maxLength: settings.maxSeqLength });
+  const test: EvaluationResult = { n: scored.n, accuracy: scored.accuracy, precision: scored.precision, recall: scored.recall, f1: scored.f1, loss: scored.loss };
+  step('8 evaluation', `test: accuracy ${test.accuracy.toFixed(4)}, F1 ${test.f1.toFixed(4)}, AUC ${scored.auc?.toFixed(4)} on ${test.n} sentences`);
+  const saved = await saveCharts(evaluationFigures(scored, readTrainingCurves(settings.downstreamModelDir)), path.join(settings.downstreamModelDir, 'charts'));
+  const charts = { files: saved.charts.length ? saved.charts : saved.figures, pngSkipped: saved.skipped };
+  step('8 charts', saved.skipped ? `${saved.figures.length} plotly figures (${saved.skipped})` : `${saved.charts.length} PNG charts in ${path.join(settings.downstreamModelDir, 'charts')}`);
   stage('evaluation');
 
   const minutes = round((Date.now() - started) / 60000, 2);
@@ -138,6 +151,8 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
     minutes,
     profile: profileName,
     test,
+    testAuc: scored.auc,
+    charts,
     validation: trained.best,
     pretrained,
     stageMinutes,
@@ -161,8 +176,8 @@ function writeReport(r: CourseResult, settings: Settings): void {
   ], { title: 'loss', xLabel: 'optimizer step', yLabel: 'cross-entropy' });
   writeFileAtomic(path.join(dir, 'loss.svg'), svg);
   writeJsonAtomic(path.join(dir, 'report.json'), r);
-  const run = { date: new Date().toISOString(), profile: r.profile, minutes: r.minutes, stageMinutes: r.stageMinutes,
-    pretrained: r.pretrained, testAccuracy: r.testAccuracy, validationAccuracy: r.validationAccuracy };
+  const run = { date: new Date().toISOString(), profile: r.profile, model: modelSize(settings.pretrainedModelName), minutes: r.minutes, stageMinutes: r.stageMinutes,
+    pretrained: r.pretrained, epochs: settings.epochs, testAccuracy: r.testAccuracy, validationAccuracy: r.validationAccuracy };
   fs.mkdirSync(dir, { recursive: true });
   fs.appendFileSync(path.join(dir, 'runs.jsonl'), `${JSON.stringify(run)}\n`);
   const runs = fs.readFileSync(path.join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -177,14 +192,28 @@ function writeReport(r: CourseResult, settings: Settings): void {
     '',
     '![loss](loss.svg)',
     '',
+    ...(r.charts.pngSkipped
+      ? [`Step 8 charts: plotly figures in \`charts/\` (PNG skipped: ${r.charts.pngSkipped}).`]
+      : r.charts.files.map((f) => `![${path.basename(f, '.png')}](${path.relative(dir, f).split(path.sep).join('/')})`)),
+    '',
     '## Runs in this folder: accuracy vs wall-clock minutes',
     '',
-    '| date | profile | minutes | validation accuracy | test accuracy |',
-    '|---|---|---|---|---|',
-    ...runs.map((x) => `| ${x.date} | ${x.profile} | ${x.minutes.toFixed(1)} | ${fmt(x.validationAccuracy)} | ${fmt(x.testAccuracy)} |`),
+    '| date | profile | model | pretraining (min, steps, MLM acc.) | fine-tuning epochs | minutes | validation accuracy | test accuracy |',
+    '|---|---|---|---|---|---|---|---|',
+    ...runs.map((x) => `| ${x.date} | ${x.profile} | ${x.model ?? '—'} | ${x.pretrained ? `${x.pretrained.reused ? 'reused' : x.pretrained.minutes.toFixed(1)}, ${x.pretrained.steps}, ${fmt(x.pretrained.mlmAccuracy)}` : '—'} | ${x.epochs ?? '—'} | ${x.minutes.toFixed(1)} | ${fmt(x.validationAccuracy)} | ${fmt(x.testAccuracy)} |`),
     '',
   ];
   writeFileAtomic(r.report, lines.join('\n'));
+}
+
+/** "L4/H256/A4/I1024" from a model folder's config.json (null when it can't be read, e.g. a hub id). */
+function modelSize(dir: string): string | null {
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    return `L${c.num_hidden_layers}/H${c.hidden_size}/A${c.num_attention_heads}/I${c.intermediate_size}`;
+  } catch {
+    return null;
+  }
 }
 
 function fmt(x: number | null | undefined): string {

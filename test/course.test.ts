@@ -23,6 +23,11 @@ test('nlpbook course --profile tiny runs every step and ends with one JSON line'
   }
   const report = fs.readFileSync(path.join(dir, 'report.md'), 'utf8');
   assert.match(report, /test accuracy: 0\.\d{4}/);
+  // Step 8's charts: PNGs (CI installs chromium) linked from the report, each file there.
+  assert.equal(result.charts.pngSkipped, null, `charts skipped: ${result.charts.pngSkipped}`);
+  assert.ok(result.charts.files.length >= 6 && result.charts.files.every((f: string) => f.endsWith('.png') && fs.statSync(f).size > 1000));
+  for (const [, link] of report.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)) assert.ok(fs.existsSync(path.join(dir, link)), `report links a missing ${link}`);
+  assert.match(report, /\| L1\/H32\/A2\/I64 \|/, 'the runs table names the model size');
   assert.equal(fs.readFileSync(path.join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').length, 1);
 
   // A second run reuses the pretrained model and the finished fine-tuning, and records a second run.
