@@ -86,7 +86,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      throw new HttpError(400, 'malformed request path');
+    }
     const method = req.method ?? 'GET';
     const allow = (...methods: string[]) => {
       if (!methods.includes(method)) throw new HttpError(405, `${method} is not allowed on ${pathname} (use ${methods.join(' or ')})`, { Allow: methods.join(', ') });
