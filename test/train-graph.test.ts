@@ -10,6 +10,7 @@ import * as path from 'path';
 import { initBackend, tf } from '../src/backend';
 import { NlpbookError } from '../src/errors';
 import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/bert';
+import { ClassificationForwardGraph } from '../src/model/forward-graph';
 import { ClassificationTrainGraph, MlmTrainGraph, type TrainGraphOptions } from '../src/model/train-graph';
 import { clipGradNorm } from '../src/optim/clip';
 import { accuracy, crossEntropy, sparseCrossEntropy } from '../src/optim/loss';
@@ -246,6 +247,26 @@ describe('masked-LM training graph (pretraining)', () => {
       });
     }
     Object.values(graphs).forEach((g) => g.dispose());
+    model.dispose();
+  });
+});
+
+describe('inference graph', () => {
+  test('logits equal the eager model\'s (dropout off), padded or not, skipping padding or not', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const shapes = new Map([...model.weights].map(([n, v]) => [n, v.shape]));
+    const graphs = [new ClassificationForwardGraph(model.config, shapes, true), new ClassificationForwardGraph(model.config, shapes, false)];
+    for (const b of refBatches().slice(0, 9)) {
+      tf.tidy(() => {
+        const batch = tensors(b, b.input_ids.map(() => 0));
+        const eager = model.forward(batch, { training: false });
+        for (const graph of graphs) {
+          const d = tf.max(tf.abs(tf.sub(graph.run([...model.weights.values()], batch), eager))).dataSync()[0];
+          assert.ok(d < 1e-5, `skipPadding ${graph.skipPadding}: max |diff| ${d}`);
+        }
+      });
+    }
+    graphs.forEach((g) => g.dispose());
     model.dispose();
   });
 });

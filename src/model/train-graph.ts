@@ -29,7 +29,7 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** BERT's pieces as graph ops: each forward has a matching backward, as in ops.ts. */
-class BertGraphOps {
+export class BertGraphOps {
   constructor(readonly g: GraphBuilder) {}
 
   /** Sum over rows: [rows, n] -> [n]. BiasAddGrad: 1-2% faster steps than Sum over axis 0 (3x on 3072-wide rows). */
@@ -188,7 +188,7 @@ export interface TrainGraphOptions {
 const WORD = 'bert.embeddings.word_embeddings.weight';
 
 /** What the heads need from the encoder's part of a training graph. */
-interface EncoderGraph {
+export interface EncoderGraph {
   B: Sym;
   /** Flat positions (batch · length). */
   N: Sym;
@@ -214,7 +214,7 @@ interface EncoderGraph {
  * encoder.ts computes it. `seed()` hands out the dropout seeds in the model's order
  * (embeddings, then 3 per layer); null when dropout is off.
  */
-function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w: (name: string) => Sym,
+export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w: (name: string) => Sym,
   inputs: { ids: Sym; mask: Sym; types: Sym }, seed: () => Sym | null, skipPadding: boolean): EncoderGraph {
   const H = c.hiddenSize;
   const A = c.numAttentionHeads;
@@ -373,7 +373,7 @@ function normAndClip(g: GraphBuilder, o: BertGraphOps, grads: Sym[], maxGradNorm
 }
 
 /** The placeholders of the weights, in `params` order, and a lookup by name. */
-function weightPlaceholders(g: GraphBuilder, params: ReadonlyMap<string, readonly number[]>): { feeds: Sym[]; w: (name: string) => Sym } {
+export function weightPlaceholders(g: GraphBuilder, params: ReadonlyMap<string, readonly number[]>): { feeds: Sym[]; w: (name: string) => Sym } {
   const W = new Map<string, Sym>();
   const feeds = [...params].map(([name, shape], i) => {
     const s = g.placeholder(`w${i}`, 'float32', shape);
