@@ -75,6 +75,29 @@ interface Browser {
   isConnected(): boolean;
 }
 
+
+/**
+ * A headless Chromium (findChromium's), or { skipped } saying why not: no chromium,
+ * playwright-core missing, or the browser did not start. The caller closes the browser.
+ */
+export async function launchChromium(options: RendererOptions = {}): Promise<{ browser: Browser } | { skipped: string }> {
+  const found = findChromium(options);
+  if ('skipped' in found) return found;
+  let chromium: { launch(options: { executablePath: string; args?: string[] }): Promise<Browser> };
+  try {
+    // Loaded here: most commands never draw a chart.
+    chromium = require('playwright-core').chromium;
+  } catch {
+    return { skipped: 'PNG skipped: playwright-core is not installed (npm install)' };
+  }
+  try {
+    return { browser: await chromium.launch({ executablePath: found.path, args: ['--disable-gpu'] }) };
+  } catch (e) {
+    const first = String((e as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error';
+    return { skipped: `PNG skipped: chromium at ${found.path} did not start: ${first.slice(0, 200)}` };
+  }
+}
+
 /**
  * Renders figures to PNG in one headless chromium, started on the first render and
  * reused for the next ones (plotly.js is loaded into its page once). Call close() when
@@ -115,21 +138,9 @@ export class PngRenderer {
   }
 
   private async launch(): Promise<{ browser: Browser; page: Page } | { skipped: string }> {
-    const found = findChromium(this.options);
-    if ('skipped' in found) return found;
-    let chromium: { launch(options: { executablePath: string; args?: string[] }): Promise<Browser> };
-    try {
-      chromium = require('playwright-core').chromium;
-    } catch {
-      return { skipped: 'PNG skipped: playwright-core is not installed (npm install)' };
-    }
-    let browser: Browser;
-    try {
-      browser = await chromium.launch({ executablePath: found.path, args: ['--disable-gpu'] });
-    } catch (e) {
-      const first = String((e as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error';
-      return { skipped: `PNG skipped: chromium at ${found.path} did not start: ${first.slice(0, 200)}` };
-    }
+    const launched = await launchChromium(this.options);
+    if ('skipped' in launched) return launched;
+    const browser = launched.browser;
     try {
       const page = await browser.newPage();
       await page.setContent('<!doctype html><html><head><meta charset="utf-8"></head><body></body></html>');

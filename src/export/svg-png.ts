@@ -1,7 +1,7 @@
 // SVG charts → PNG files for the blog export, drawn by a headless Chromium (playwright-core
 // drives the system's browser; Korean labels need a Korean font such as fonts-nanum).
 // Which Chromium: the same rule as the notebooks' plotly PNGs (src/charts/render.ts).
-import { findChromium } from '../charts/render';
+import { launchChromium } from '../charts/render';
 
 export interface SvgToPngOptions {
   /** Chromium executable (default: findChromium's: NLPBOOK_CHROMIUM, CHROME_PATH, PATH, /usr/bin/chromium). */
@@ -16,17 +16,10 @@ export interface SvgToPngOptions {
  */
 export async function svgToPng(svgs: string[], options: SvgToPngOptions = {}): Promise<Uint8Array[] | { skipped: string }> {
   if (svgs.length === 0) return [];
-  const found = findChromium({ executablePath: options.executablePath });
-  if ('skipped' in found) return found;
-  // Loaded here: most commands never draw a chart.
-  const { chromium } = require('playwright-core') as typeof import('playwright-core');
-  let browser: import('playwright-core').Browser;
-  try {
-    browser = await chromium.launch({ executablePath: found.path, args: ['--disable-gpu'] });
-  } catch (e) {
-    const first = String((e as Error).message).split('\n').find((l) => l.trim()) ?? 'unknown error';
-    return { skipped: `PNG skipped: chromium at ${found.path} did not start: ${first.slice(0, 200)}` };
-  }
+  const launched = await launchChromium({ executablePath: options.executablePath });
+  if ('skipped' in launched) return launched;
+  // render.ts types only what it calls; this module uses more of playwright's Browser.
+  const browser = launched.browser as unknown as import('playwright-core').Browser;
   try {
     const page = await browser.newPage({ deviceScaleFactor: options.scale ?? 1 });
     const pngs: Uint8Array[] = [];
