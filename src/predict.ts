@@ -10,6 +10,7 @@ import { NlpbookError } from './errors';
 import { argmaxRows, softmaxRow } from './metrics';
 import { BertForSequenceClassification } from './model/bert';
 import { ClassificationForwardGraph } from './model/forward-graph';
+import { skipPaddingPays, weightShapes } from './model/train-graph';
 import { graphAvailable } from './tfgraph/session';
 import { BertTokenizer } from './tokenizer';
 
@@ -121,15 +122,11 @@ export class SentenceClassifier {
     return out;
   }
 
-  /**
-   * The forward graph (native backend only; null: the eager model). Skipping padded
-   * positions pays from about 1 position in 16 (as in task.ts); each graph is built once.
-   */
+  /** The forward graph, with padding skipped where that pays (native backend only; null: the eager model); each built once. */
   private forwardGraph(paddedShare: number): ClassificationForwardGraph | null {
     if (!this.useGraph) return null;
-    const key = paddedShare >= 1 / 16 ? 'skipPadding' : 'full';
-    return (this.graphs[key] ??= new ClassificationForwardGraph(this.model.config,
-      new Map([...this.model.weights].map(([n, v]) => [n, v.shape])), key === 'skipPadding'));
+    const skipPadding = skipPaddingPays(paddedShare);
+    return (this.graphs[skipPadding ? 'skipPadding' : 'full'] ??= new ClassificationForwardGraph(this.model.config, weightShapes(this.model.weights), skipPadding));
   }
 
   /** Predicted label, positive probability and logits of every text, in input order. */

@@ -39,7 +39,7 @@ import { maskBatch, maskingVocab, type MaskingOptions, type MaskingVocab, type M
 import { BertForMaskedLM } from './model/bert';
 import { saveModel } from './model/checkpoint';
 import { BertConfig } from './model/config';
-import { MlmTrainGraph } from './model/train-graph';
+import { MlmTrainGraph, skipPaddingPays, weightShapes } from './model/train-graph';
 import { AdamW, type AdamWKernel } from './optim/adamw';
 import { clipScale } from './optim/clip';
 import { accuracy, sparseCrossEntropy } from './optim/loss';
@@ -494,12 +494,11 @@ class PretrainRun {
     }
   }
 
-  /** The training graph for `batch`: skipping padded positions pays from about 1 position in 16 (as in task.ts). */
+  /** The training graph for `batch`: with padding skipped where that pays (skipPaddingPays). */
   private graphFor(batch: MlmBatch): MlmTrainGraph {
-    const skipPadding = batch.realTokens < (batch.batch * batch.length * 15) / 16;
+    const skipPadding = skipPaddingPays(1 - batch.realTokens / (batch.batch * batch.length));
     const key = skipPadding ? 'skipPadding' : 'full';
-    return (this.graphs[key] ??= new MlmTrainGraph(this.model.config, new Map([...this.model.weights].map(([n, v]) => [n, v.shape])),
-      { maxGradNorm: this.settings.maxGradNorm, skipPadding }));
+    return (this.graphs[key] ??= new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { maxGradNorm: this.settings.maxGradNorm, skipPadding }));
   }
 
   async go(): Promise<PretrainResult> {

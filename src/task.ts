@@ -14,7 +14,7 @@
 import { tf } from './backend';
 import { check } from './errors';
 import type { BertForSequenceClassification } from './model/bert';
-import { ClassificationTrainGraph } from './model/train-graph';
+import { ClassificationTrainGraph, skipPaddingPays, weightShapes } from './model/train-graph';
 import { AdamW, adamWOptions, type AdamWKernel } from './optim/adamw';
 import { clipScale, globalNorm } from './optim/clip';
 import { accuracy, crossEntropy } from './optim/loss';
@@ -178,12 +178,9 @@ export class ClassificationTask {
   /** The same from the training graph (built on first use), plus the gradient norm; gradients already clipped. */
   private graphGradients(batch: TaskBatch, seed: number): { loss: tf.Scalar; accuracy: tf.Scalar; gradNorm: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const weights = this.model.weights;
-    // Skipping padded positions costs a few gathers per layer (~4% when there is nothing to
-    // skip) and saves their share of the dense work: worth it from about 1 position in 16.
-    const skipPadding = paddedShare(batch.attentionMask) >= 1 / 16;
+    const skipPadding = skipPaddingPays(paddedShare(batch.attentionMask));
     const key = skipPadding ? 'skipPadding' : 'full';
-    const graph = (this.graphs[key] ??= new ClassificationTrainGraph(this.model.config, new Map([...weights].map(([n, v]) => [n, v.shape])),
-      { maxGradNorm: this.maxGradNorm, skipPadding }));
+    const graph = (this.graphs[key] ??= new ClassificationTrainGraph(this.model.config, weightShapes(weights), { maxGradNorm: this.maxGradNorm, skipPadding }));
     const length = batch.inputIds.shape[1];
     check(length <= this.model.config.maxPositionEmbeddings,
       `inputIds: ${length} tokens per row, but the model has only ${this.model.config.maxPositionEmbeddings} positions (max_position_embeddings)`);

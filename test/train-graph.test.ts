@@ -11,7 +11,7 @@ import { initBackend, tf } from '../src/backend';
 import { NlpbookError } from '../src/errors';
 import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/bert';
 import { ClassificationForwardGraph } from '../src/model/forward-graph';
-import { ClassificationTrainGraph, MlmTrainGraph, type TrainGraphOptions } from '../src/model/train-graph';
+import { ClassificationTrainGraph, MlmTrainGraph, weightShapes, type TrainGraphOptions } from '../src/model/train-graph';
 import { clipGradNorm } from '../src/optim/clip';
 import { accuracy, crossEntropy, sparseCrossEntropy } from '../src/optim/loss';
 import { makeSettings } from '../src/settings';
@@ -40,7 +40,7 @@ function tensors(b: RefBatch, labels: number[]): TaskBatch {
 }
 
 function graphFor(model: BertForSequenceClassification, options: TrainGraphOptions = {}): ClassificationTrainGraph {
-  return new ClassificationTrainGraph(model.config, new Map([...model.weights].map(([n, v]) => [n, v.shape])), options);
+  return new ClassificationTrainGraph(model.config, weightShapes(model.weights), options);
 }
 
 /** Largest |a − b| over two gradient sets, relative to the largest |b| of each tensor (at least 1e-3), and absolute. */
@@ -217,7 +217,7 @@ describe('masked-LM training graph (pretraining)', () => {
 
   test('loss, accuracy and clipped gradients equal the eager BertForMaskedLM\'s, with and without dropout and padding skipping', { skip: !graphAvailable() && 'needs the native backend' }, () => {
     const model = BertForMaskedLM.fromPretrained(TINY, { quiet: true });
-    const shapes = new Map([...model.weights].map(([n, v]) => [n, v.shape]));
+    const shapes = weightShapes(model.weights);
     const graphs = {
       skipping: new MlmTrainGraph(model.config, shapes, { maxGradNorm: 1 }),
       full: new MlmTrainGraph(model.config, shapes, { maxGradNorm: 1, skipPadding: false }),
@@ -254,7 +254,7 @@ describe('masked-LM training graph (pretraining)', () => {
 describe('inference graph', () => {
   test('logits equal the eager model\'s (dropout off), padded or not, skipping padding or not', { skip: !graphAvailable() && 'needs the native backend' }, () => {
     const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
-    const shapes = new Map([...model.weights].map(([n, v]) => [n, v.shape]));
+    const shapes = weightShapes(model.weights);
     const graphs = [new ClassificationForwardGraph(model.config, shapes, true), new ClassificationForwardGraph(model.config, shapes, false)];
     for (const b of refBatches().slice(0, 9)) {
       tf.tidy(() => {
