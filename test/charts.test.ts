@@ -8,13 +8,14 @@ import * as path from 'path';
 import { analyzePredictions } from '../src/evaluation';
 import { NlpbookError } from '../src/errors';
 import {
-  confusionMatrixFigure, evaluationFigures, FONT_FAMILY, rocFigure, trainingCurveFigure, type PlotlyFigure,
+  confusionMatrixFigure, evaluationFigures, FONT_FAMILY, histogramFigure, lineFigure, rocFigure, trainingCurveFigure, type PlotlyFigure,
 } from '../src/charts/plotly';
+import { histogram } from '../src/charts/histogram';
 import { findChromium, PngRenderer, pngSize, saveCharts } from '../src/charts/render';
-import { displayBundle, figureBundle } from '../src/charts/show';
+import { chartOutputMode, displayBundle, figureBundle, showFigure } from '../src/charts/show';
 import type { TrainingCurves } from '../src/training-curves';
-import { decodePng, darkPixels, rows } from './png-decode';
-import { FIXTURES, tempDir } from './helpers';
+import { decodePng, darkPixels, rows, type Image } from './png-decode';
+import { FIXTURES, NSMC_DIR, tempDir } from './helpers';
 
 const fixture = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'evaluation.json'), 'utf8'));
 const random = fixture.cases[0];
@@ -26,6 +27,15 @@ const curves: TrainingCurves = {
   train: { step: [10, 20, 30, 40], epoch: [1, 1, 2, 2], loss: [0.69, 0.6, 0.5, 0.45], accuracy: [0.5, 0.62, 0.74, 0.8], lr: [1e-5, 2e-5, 1e-5, 0] },
   validation: { epoch: [1, 2], step: [20, 40], loss: [0.62, 0.55], accuracy: [0.66, 0.72], precision: [0.6, 0.7], recall: [0.7, 0.75], f1: [0.65, 0.72] },
 };
+
+/** Character lengths of every NSMC training review (150,000 real whole numbers, 0 to 158). */
+let lengthsCache: number[] | undefined;
+const nsmcLengths = (): number[] =>
+  (lengthsCache ??= fs.readFileSync(path.join(NSMC_DIR, 'ratings_train.txt'), 'utf8').split('\n').slice(1).filter(Boolean).map((l) => [...l.split('\t')[1]].length));
+
+/** A warmup + linear decay learning-rate schedule, as notebook 6 draws it (tiny y values). */
+const lrPoints = (total = 1000, warmup = 100): [number, number][] =>
+  Array.from({ length: total + 1 }, (_, s) => [s, 5e-5 * (s < warmup ? s / warmup : (total - s) / (total - warmup))]);
 
 const simple = (title?: string): PlotlyFigure => ({
   data: [{ type: 'scatter', mode: 'lines', x: [0, 1, 2], y: [1, 3, 2], line: { color: '#4c78a8' } }],
@@ -58,6 +68,62 @@ describe('figures', () => {
     const loss = trainingCurveFigure(curves, 'loss');
     assert.deepEqual((loss.data[0] as { y: number[] }).y, curves.train.loss);
     assert.deepEqual((loss.data[1] as { x: number[] }).x, curves.validation.step);
+  });
+});
+
+describe('histogram and line figures (the plotly replacements of the SVG charts)', () => {
+  test('histogramFigure: bars are histogram()\'s counts of the real values, and only the counts travel', () => {
+    const lengths = nsmcLengths();
+    assert.equal(lengths.length, 150_000);
+    const f = histogramFigure(lengths, { bins: 30, title: 'NSMC 학습 데이터: 리뷰 길이 분포', xLabel: '리뷰 길이 (글자 수)' });
+    const { edges, counts } = histogram(lengths, 30);
+    const bar = f.data[0] as { type: string; x: number[]; y: number[]; width: number };
+    assert.equal(bar.type, 'bar');
+    assert.deepEqual(bar.y, counts);
+    assert.deepEqual(bar.x, counts.map((_, i) => (edges[i] + edges[i + 1]) / 2));
+    assert.equal(bar.width, edges[1] - edges[0]);
+    assert.equal(bar.y.reduce((a, b) => a + b, 0), 150_000, 'every review in some bar');
+    // 150,000 values become a few kB of JSON: the notebook gets bar heights, not the data.
+    const json = JSON.stringify(f);
+    assert.ok(json.length < 5_000, `${json.length} characters of figure JSON`);
+    const layout = f.layout as { title: { text: string }; font: { family: string }; xaxis: { title: { text: string } }; yaxis: { title: { text: string } } };
+    assert.equal(layout.title.text, 'NSMC 학습 데이터: 리뷰 길이 분포');
+    assert.ok(layout.font.family.startsWith('NanumGothic'));
+    assert.equal(layout.xaxis.title.text, '리뷰 길이 (글자 수)');
+    assert.equal(layout.yaxis.title.text, '개수', 'the SVG histogram\'s default y label');
+    // Whole-number bins: the hover names the lengths a bar holds.
+    assert.equal((f.data[0] as { customdata: string[] }).customdata[0], `${edges[0]}–${edges[1] - 1}`);
+  });
+
+  test('histogramFigure with a range and fractional values: model probabilities in 20 bins over [0, 1]', () => {
+    const f = histogramFigure(probs, { bins: 20, range: [0, 1], xLabel: '긍정 확률', yLabel: '문장 수' });
+    assert.deepEqual((f.data[0] as { y: number[] }).y, histogram(probs, 20, [0, 1]).counts);
+    assert.equal((f.data[0] as { y: number[] }).y.reduce((a, b) => a + b, 0), probs.length);
+    assert.deepEqual((f.layout.xaxis as { range: number[] }).range, [0, 1]);
+    assert.equal((f.data[0] as { customdata: string[] }).customdata[1], '0.05–0.1');
+  });
+
+  test('lineFigure keeps series names, points and dots; legend only for several series; yFromZero', () => {
+    const train: [number, number][] = curves.train.step.map((s, i) => [s, curves.train.loss[i]]);
+    const validation: [number, number][] = curves.validation.step.map((s, i) => [s, curves.validation.loss[i]]);
+    const f = lineFigure([{ name: '학습 손실', points: train }, { name: '검증 손실', points: validation, dots: true }], { title: '손실', xLabel: '옵티마이저 스텝', yLabel: '손실' });
+    const traces = f.data as { name: string; x: number[]; y: number[]; mode: string }[];
+    assert.deepEqual(traces.map((t) => t.name), ['학습 손실', '검증 손실']);
+    assert.deepEqual(traces[0].x, curves.train.step);
+    assert.deepEqual(traces[0].y, curves.train.loss);
+    assert.deepEqual(traces[1].x.map((x, i) => [x, traces[1].y[i]]), validation);
+    assert.deepEqual(traces.map((t) => t.mode), ['lines', 'lines+markers']);
+    assert.equal(f.layout.showlegend, true);
+    assert.equal((f.layout.yaxis as { rangemode?: string }).rangemode, undefined, 'fitted to the values unless yFromZero');
+    assert.ok((f.layout.font as { family: string }).family.startsWith('NanumGothic'));
+
+    const lr = lineFigure([{ name: 'lr', points: lrPoints() }], { title: '웜업 + 선형 감소 학습률', xLabel: '옵티마이저 스텝', yLabel: '학습률', yFromZero: true });
+    assert.equal(lr.layout.showlegend, false);
+    const yaxis = lr.layout.yaxis as { rangemode: string; exponentformat: string; title: { text: string } };
+    assert.equal(yaxis.rangemode, 'tozero');
+    assert.equal(yaxis.exponentformat, 'e', 'a learning rate reads 5e-5, not plotly\'s SI "50µ"');
+    assert.equal(yaxis.title.text, '학습률');
+    assert.equal((lr.data[0] as { y: number[] }).y[100], 5e-5);
   });
 });
 
@@ -140,21 +206,117 @@ describe('without chromium', () => {
   });
 });
 
+const chromium = findChromium();
+const noChromium = 'skipped' in chromium ? chromium.skipped : false;
+
+/** Pixels of the histogram's bar colour (#4c78a8) in column x. */
+function barPixels(image: Image, x: number): number {
+  let n = 0;
+  for (let y = 0; y < image.height; y++) {
+    const i = (y * image.width + x) * image.channels;
+    if (Math.abs(image.pixels[i] - 0x4c) < 12 && Math.abs(image.pixels[i + 1] - 0x78) < 12 && Math.abs(image.pixels[i + 2] - 0xa8) < 12) n++;
+  }
+  return n;
+}
+
+describe('PNGs of the histogram and line figures', { skip: noChromium }, () => {
+  let renderer: PngRenderer;
+  before(() => { renderer = new PngRenderer(); });
+  after(() => renderer?.close());
+
+  test('the NSMC length histogram: bar heights in the PNG follow the counts, and the file stays small', async () => {
+    const lengths = nsmcLengths();
+    const f = histogramFigure(lengths, { bins: 30, title: 'NSMC 학습 데이터: 리뷰 길이 분포', xLabel: '리뷰 길이 (글자 수)' });
+    const r = await renderer.render(f);
+    assert.ok('png' in r, 'skipped' in r ? r.skipped : '');
+    assert.deepEqual(pngSize(r.png), { width: 720, height: 480 });
+    assert.ok(r.png.length < 150_000, `${r.png.length} bytes`);
+    // Plot area: 720 px less the 80 + 30 px margins, x range = the bin edges.
+    const { edges, counts } = histogram(lengths, 30);
+    const image = decodePng(r.png);
+    const column = (v: number) => Math.round(80 + ((v - edges[0]) / (edges[edges.length - 1] - edges[0])) * 610);
+    const heights = counts.map((_, i) => barPixels(image, column((edges[i] + edges[i + 1]) / 2)));
+    const top = Math.max(...counts);
+    const tallest = heights[counts.indexOf(top)];
+    assert.ok(tallest > 250, `tallest bar ${tallest} px`);
+    counts.forEach((c, i) => assert.ok(Math.abs(heights[i] - (tallest * c) / top) <= 3, `bin ${i}: ${heights[i]} px for ${c} (tallest ${tallest} px for ${top})`));
+  });
+
+  test('a learning-rate line chart renders under 150 kB too', async () => {
+    const figure = lineFigure([{ name: 'lr', points: lrPoints() }], { title: '웜업 + 선형 감소 학습률', xLabel: '옵티마이저 스텝', yLabel: '학습률', yFromZero: true });
+    const r = await renderer.render(figure);
+    assert.ok('png' in r, 'skipped' in r ? r.skipped : '');
+    assert.deepEqual(pngSize(r.png), { width: 720, height: 480 });
+    assert.ok(r.png.length < 150_000, `${r.png.length} bytes`);
+    // In a committed notebook the output is the base64 PNG (4/3 of its bytes) and the title.
+    const bundle = JSON.stringify(figureBundle(figure, { png: r.png, mode: 'png' }));
+    assert.ok(bundle.length < 200_000, `${bundle.length} characters`);
+  });
+});
+
 describe('notebook display bundle', () => {
+  test('NLPBOOK_CHARTS picks the output mode: unset or "interactive" the full bundle, "png" the PNG only, anything else an error', () => {
+    assert.equal(chartOutputMode({}), 'interactive');
+    assert.equal(chartOutputMode({ NLPBOOK_CHARTS: '' }), 'interactive');
+    assert.equal(chartOutputMode({ NLPBOOK_CHARTS: 'interactive' }), 'interactive');
+    assert.equal(chartOutputMode({ NLPBOOK_CHARTS: 'png' }), 'png');
+    assert.equal(chartOutputMode({ NLPBOOK_CHARTS: ' PNG ' }), 'png');
+    assert.throws(() => chartOutputMode({ NLPBOOK_CHARTS: 'pgn' }), (e: Error) => e instanceof NlpbookError && e.message === 'NLPBOOK_CHARTS must be "png" or "interactive" (or unset), got "pgn"');
+  });
+
+  test('PNG mode: exactly image/png and text/plain (no plotly JSON, HTML or plotly.js); without a PNG, the title only', () => {
+    const figure = histogramFigure(probs, { bins: 20, range: [0, 1], title: '긍정 확률' });
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
+    const bundle = figureBundle(figure, { png, mode: 'png', includePlotly: true });
+    assert.deepEqual(Object.keys(bundle).sort(), ['image/png', 'text/plain']);
+    assert.equal(bundle['image/png'], png.toString('base64'));
+    assert.equal(bundle['text/plain'], '<plotly figure: 긍정 확률>');
+    assert.deepEqual(figureBundle(figure, { mode: 'png' }), { 'text/plain': '<plotly figure: 긍정 확률>' });
+    // The mode comes from the environment when not given.
+    const saved = process.env.NLPBOOK_CHARTS;
+    process.env.NLPBOOK_CHARTS = 'png';
+    try {
+      assert.deepEqual(Object.keys(figureBundle(figure, { png })).sort(), ['image/png', 'text/plain']);
+    } finally {
+      if (saved === undefined) delete process.env.NLPBOOK_CHARTS;
+      else process.env.NLPBOOK_CHARTS = saved;
+    }
+  });
+
+  test('showFigure in PNG mode without chromium: the skip note and a text/plain-only output', async () => {
+    // What the tslab kernel does at start-up: it sets the function displayBundle sends through.
+    const jupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData: unknown };
+    const shown: { data: Record<string, unknown> }[] = [];
+    const logged: string[] = [];
+    const log = console.log;
+    jupyter.lastWriteDisplayData = (display: { data: Record<string, unknown> }) => shown.push(display);
+    console.log = (...args: unknown[]) => { logged.push(args.join(' ')); };
+    const missing = path.join(tempDir(), 'no-chromium');
+    try {
+      await showFigure(lineFigure([{ name: 'lr', points: lrPoints(10, 2) }], { title: '학습률' }), { mode: 'png', renderer: new PngRenderer({ executablePath: missing }) });
+    } finally {
+      jupyter.lastWriteDisplayData = null;
+      console.log = log;
+    }
+    assert.deepEqual(logged, [`PNG skipped: no chromium at ${missing} (executablePath); apt-get install chromium fonts-nanum`]);
+    assert.deepEqual(shown.map((d) => d.data), [{ 'text/plain': '<plotly figure: 학습률>' }]);
+  });
+
   test('one output with the plotly MIME type, HTML (plotly.js only when asked), the PNG and plain text', () => {
     const figure = rocFigure(analysis.roc, analysis.auc);
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
-    const light = figureBundle(figure, { png });
+    // mode given: these tests hold whatever NLPBOOK_CHARTS the suite runs under.
+    const light = figureBundle(figure, { png, mode: 'interactive' });
     assert.deepEqual(Object.keys(light).sort(), ['application/vnd.plotly.v1+json', 'image/png', 'text/html', 'text/plain']);
     assert.deepEqual((light['application/vnd.plotly.v1+json'] as PlotlyFigure).data, figure.data);
     assert.equal(light['image/png'], png.toString('base64'));
     const html = light['text/html'] as string;
     assert.ok(html.length < 100_000, `${html.length} characters without plotly.js`);
     assert.ok(html.includes('window.Plotly.newPlot') && html.includes(`data:image/png;base64,${png.toString('base64')}`));
-    const heavy = figureBundle(figure, { includePlotly: true })['text/html'] as string;
+    const heavy = figureBundle(figure, { includePlotly: true, mode: 'interactive' })['text/html'] as string;
     assert.ok(heavy.length > 4_000_000, 'the first chart carries plotly.js');
     assert.ok(!/<\/script/i.test(heavy.slice(heavy.indexOf('>') + 1, heavy.indexOf('</script>'))), 'plotly.js cannot end its own script tag');
-    assert.ok(!('image/png' in figureBundle(figure)), 'no PNG, no image/png');
+    assert.ok(!('image/png' in figureBundle(figure, { mode: 'interactive' })), 'no PNG, no image/png');
   });
 
   test('outside a notebook kernel: a one-line error', () => {

@@ -227,6 +227,119 @@ export function trainingCurveFigure(curves: TrainingCurves, metric: 'loss' | 'ac
   };
 }
 
+/**
+ * Tick labels in one style per axis: plain numbers with thousands separators, or exponents
+ * (2e-5) when the values are tiny (learning rates). Plotly's default writes SI prefixes
+ * instead: "20µ" for a learning rate, "150k" for a count.
+ */
+function plainNumbers(values: readonly (number | null)[]): Record<string, unknown> {
+  let largest = 0;
+  for (const v of values) if (v !== null && Number.isFinite(v)) largest = Math.max(largest, Math.abs(v));
+  const tiny = largest > 0 && largest < 1e-2;
+  return tiny ? { exponentformat: 'e', showexponent: 'all' } : { exponentformat: 'none', separatethousands: true };
+}
+
+/** Options of histogramFigure: those of the old SVG histogram (histogram.ts) less its pixel size (the PNG size is the renderer's). */
+export interface HistogramFigureOptions {
+  /** Number of equal-width bins (default 30; whole-number data gets whole-number bins, see histogram()). */
+  bins?: number;
+  /** [low, high] of the binned range (default: min and max of the values). */
+  range?: [number, number];
+  title?: string;
+  xLabel?: string;
+  /** Default '개수' (count). */
+  yLabel?: string;
+}
+
+/** A short label for a bin edge: whole numbers as they are, others to 4 significant digits (0.05, not 0.1). */
+const edgeLabel = (v: number) => (Number.isInteger(v) ? v.toLocaleString('en-US') : String(Number(v.toPrecision(4))));
+
+/** The hover label of bin [lo, hi): for whole-number data the values it holds ("12–17", or "12"), else the interval. */
+function binLabel(lo: number, hi: number, wholeNumbers: boolean): string {
+  if (!wholeNumbers) return `${edgeLabel(lo)}–${edgeLabel(hi)}`;
+  return hi - lo === 1 ? edgeLabel(lo) : `${edgeLabel(lo)}–${edgeLabel(hi - 1)}`;
+}
+
+/**
+ * Histogram of `values` as bars, binned here by histogram(): the figure holds one height
+ * per bin, never the values themselves, so 150,000 sentence lengths stay a few hundred
+ * numbers in the notebook (plotly's own histogram trace would carry every value).
+ */
+export function histogramFigure(values: readonly number[], options: HistogramFigureOptions = {}): PlotlyFigure {
+  const { edges, counts } = histogram(values, options.bins ?? 30, options.range);
+  const width = edges[1] - edges[0];
+  // histogram()'s whole-number bins (no range given): each bin holds the whole numbers lo..hi-1.
+  const wholeNumbers = !options.range && values.every(Number.isInteger);
+  const yLabel = options.yLabel ?? '개수';
+  const xLabel = options.xLabel ?? '';
+  return {
+    data: [{
+      type: 'bar', x: counts.map((_, i) => edges[i] + width / 2), y: counts, width,
+      // A thin white edge keeps neighbouring bars apart, like the SVG's 1-pixel gap.
+      marker: { color: BLUE, line: { color: 'white', width: 1 } },
+      customdata: counts.map((_, i) => binLabel(edges[i], edges[i + 1], wholeNumbers)),
+      hovertemplate: `%{customdata}: %{y:,}<extra></extra>`,
+      showlegend: false,
+    }],
+    layout: baseLayout(options.title ?? '', xLabel, yLabel, {
+      bargap: 0,
+      xaxis: axis(xLabel, { range: [edges[0], edges[edges.length - 1]], ...plainNumbers(edges) }),
+      yaxis: axis(yLabel, { rangemode: 'tozero', ...plainNumbers(counts) }),
+      ...(options.title ? {} : { margin: { t: 30, r: 30, b: 70, l: 80 } }),
+    }),
+  };
+}
+
+/** One line of lineFigure: the old SVG line chart's series (line.ts). */
+export interface LineFigureSeries {
+  name: string;
+  /** [x, y] pairs, in x order. */
+  points: readonly (readonly [number, number])[];
+  color?: string;
+  /** A dot at every point (short series such as one value per epoch). */
+  dots?: boolean;
+}
+
+/** Options of lineFigure: the old SVG line chart's, less its pixel size. */
+export interface LineFigureOptions {
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  /** Start the y axis at 0 (default: plotly fits it to the values). */
+  yFromZero?: boolean;
+}
+
+const SERIES_COLORS = [BLUE, ORANGE, '#54a24b', RED, '#72b7b2'];
+
+/** One or more lines (a learning-rate schedule, loss curves), with a legend when there are several. */
+export function lineFigure(series: readonly LineFigureSeries[], options: LineFigureOptions = {}): PlotlyFigure {
+  const xLabel = options.xLabel ?? '';
+  const yLabel = options.yLabel ?? '';
+  const data = series.map((s, i) => {
+    const color = s.color ?? SERIES_COLORS[i % SERIES_COLORS.length];
+    return {
+      type: 'scatter', mode: s.dots ? 'lines+markers' : 'lines', name: s.name,
+      x: finite(s.points.map((p) => p[0])), y: finite(s.points.map((p) => p[1])),
+      line: { color, width: 2 }, ...(s.dots ? { marker: { color, size: 7 } } : {}),
+      // The series name shows beside the hover label (plotly's default "extra" box).
+      hovertemplate: '%{x}: %{y}',
+    };
+  });
+  const xs = data.flatMap((d) => d.x);
+  const ys = data.flatMap((d) => d.y);
+  return {
+    data,
+    layout: baseLayout(options.title ?? '', xLabel, yLabel, {
+      showlegend: series.length > 1,
+      xaxis: axis(xLabel, plainNumbers(xs)),
+      yaxis: axis(yLabel, { ...(options.yFromZero ? { rangemode: 'tozero' } : {}), ...plainNumbers(ys) }),
+      // Above the plot: a curve can be anywhere (a flat loss sits at the top).
+      legend: { orientation: 'h', x: 0.5, xanchor: 'center', y: 1.01, yanchor: 'bottom' },
+      margin: { t: series.length > 1 ? 100 : options.title ? 70 : 30, r: 30, b: 70, l: 80 },
+    }),
+  };
+}
+
 /** What evaluationFigures needs: an analysis (evaluation.ts), optionally with per-example rows. */
 export interface FigureInputs {
   accuracy: number;
@@ -266,5 +379,6 @@ export function evaluationFigures(report: FigureInputs, curves?: TrainingCurves 
 /** The title text of a figure (for alt text and file listings). */
 export function figureTitle(figure: PlotlyFigure): string {
   const title = figure.layout.title as { text?: unknown } | string | undefined;
-  return typeof title === 'string' ? title : typeof title?.text === 'string' ? title.text : 'chart';
+  const text = typeof title === 'string' ? title : title?.text;
+  return typeof text === 'string' && text ? text : 'chart';
 }

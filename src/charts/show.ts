@@ -17,6 +17,11 @@
 // Jupyter server's root is; embedding it once works offline and in exported HTML. If
 // the output that carried it was cleared, showFigure(fig, { includePlotly: true }) sends it again.
 //
+// PNG-only mode (NLPBOOK_CHARTS=png, read by chartOutputMode()): the bundle is just the
+// image/png and the text/plain title. That is for notebooks committed with their outputs:
+// GitHub shows only the PNG anyway, and neither the plotly JSON nor plotly.js should
+// count against the notebook file's size.
+//
 // tslab's display API sends one MIME type per output, so the bundle goes through the
 // function tslab itself uses (tslab/dist/jupyter's lastWriteDisplayData).
 import * as fs from 'fs';
@@ -26,7 +31,25 @@ import { PngRenderer, type PngResult, type PngSize } from './render';
 
 export type MimeBundle = Record<string, unknown>;
 
+/** 'interactive': plotly JSON + HTML (+ PNG when rendered); 'png': the PNG and the title only. */
+export type ChartOutputMode = 'interactive' | 'png';
+
+/**
+ * How showFigure shows charts, from the environment variable NLPBOOK_CHARTS: 'png' for
+ * PNG-only outputs, unset (or 'interactive') for the interactive bundle. The one place
+ * that reads it. Any other value throws, so a typo cannot quietly put plotly.js into a
+ * notebook meant to be committed.
+ */
+export function chartOutputMode(env: NodeJS.ProcessEnv = process.env): ChartOutputMode {
+  const value = (env.NLPBOOK_CHARTS ?? '').trim().toLowerCase();
+  if (value === '' || value === 'interactive') return 'interactive';
+  if (value === 'png') return 'png';
+  throw new NlpbookError(`NLPBOOK_CHARTS must be "png" or "interactive" (or unset), got ${JSON.stringify(env.NLPBOOK_CHARTS)}`);
+}
+
 export interface BundleOptions {
+  /** 'png' leaves out the plotly JSON and the HTML (default: chartOutputMode()). */
+  mode?: ChartOutputMode;
   /** The chart's PNG, when there is one. */
   png?: Uint8Array;
   /** Put plotly.js itself into the text/html (the first chart of a session). */
@@ -50,6 +73,12 @@ function escapeHtml(s: string): string {
 
 /** The display bundle of one chart (see the top of this file). */
 export function figureBundle(figure: PlotlyFigure, options: BundleOptions = {}): MimeBundle {
+  const mode = options.mode ?? chartOutputMode();
+  if (mode === 'png') {
+    const bundle: MimeBundle = { 'text/plain': `<plotly figure: ${figureTitle(figure)}>` };
+    if (options.png) bundle['image/png'] = Buffer.from(options.png).toString('base64');
+    return bundle;
+  }
   const id = `nlpbook-plot-${process.pid}-${Date.now().toString(36)}-${counter++}`;
   const title = figureTitle(figure);
   const height = options.height ?? CHART_SIZE.height;
@@ -105,18 +134,21 @@ let sharedRenderer: PngRenderer | undefined;
 
 /**
  * Shows `figure` in the notebook: interactive, plus its PNG when chromium is there
- * (otherwise a one-line note says why the PNG was skipped). Returns nothing, so that
- * `await showFigure(fig)` as a cell's last line prints nothing more.
+ * (otherwise a one-line note says why the PNG was skipped). With NLPBOOK_CHARTS=png
+ * (chartOutputMode()) only the PNG, or only the title when chromium is missing.
+ * Returns nothing, so that `await showFigure(fig)` as a cell's last line prints nothing more.
  */
 export async function showFigure(figure: PlotlyFigure, options: ShowOptions = {}): Promise<void> {
+  const mode = options.mode ?? chartOutputMode();
   let result: PngResult | null = null;
   if (options.pngImage ?? true) {
     const renderer = options.renderer ?? (sharedRenderer ??= new PngRenderer());
     result = await renderer.render(figure, options);
     if ('skipped' in result) console.log(result.skipped);
   }
-  const includePlotly = options.includePlotly ?? !plotlySent;
-  displayBundle(figureBundle(figure, { ...options, png: result && 'png' in result ? result.png : undefined, includePlotly }));
+  // Only an output that really carries plotly.js counts as "sent" (not a PNG-only one).
+  const includePlotly = mode === 'interactive' && (options.includePlotly ?? !plotlySent);
+  displayBundle(figureBundle(figure, { ...options, mode, png: result && 'png' in result ? result.png : undefined, includePlotly }));
   if (includePlotly) plotlySent = true;
 }
 
