@@ -35,6 +35,12 @@ export interface Notebook {
   cells: NotebookCell[];
 }
 
+/** A cell's tags (metadata.tags, checked by parseNotebook); none when it has no tags. */
+export function cellTags(cell: NotebookCell): string[] {
+  const tags = cell.metadata?.tags;
+  return Array.isArray(tags) ? tags : [];
+}
+
 /** Joins nbformat's multiline text. */
 export function joinText(text: MultilineText | undefined): string {
   if (text === undefined) return '';
@@ -85,6 +91,17 @@ export function parseNotebook(text: string, file: string): Notebook {
         }
       });
     }
+    if (cell.metadata !== undefined && (cell.metadata === null || typeof cell.metadata !== 'object' || Array.isArray(cell.metadata))) {
+      throw new NlpbookError(`${where(i)}: "metadata" must be an object, found ${describe(cell.metadata)}`);
+    }
+    // Jupyter Book's cell tags (remove-cell, remove-input, ...) decide what the post shows, so a
+    // misspelt shape must fail here rather than silently publish a cell meant to be hidden.
+    const tags = cell.metadata?.tags;
+    if (tags !== undefined && !(Array.isArray(tags) && tags.every((t) => typeof t === 'string'))) {
+      const found = Array.isArray(tags) ? `a list holding ${describe(tags.find((t) => typeof t !== 'string'))}` : describe(tags);
+      const hint = typeof tags === 'string' ? ` (write ${JSON.stringify([tags])})` : '';
+      throw new NlpbookError(`${where(i)}: "metadata.tags" must be a list of strings, found ${found}${hint}`);
+    }
     if (cell.attachments !== undefined && (cell.attachments === null || typeof cell.attachments !== 'object')) {
       throw new NlpbookError(`${where(i)}: "attachments" must be an object`);
     }
@@ -101,7 +118,7 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (v === undefined) return 'nothing';
-  return `a ${typeof v}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 /** "line L column C: <V8's message>" when the parser says where it stopped. */

@@ -1,12 +1,13 @@
 // A notebook as a Jekyll blog post (`nlpbook export-post`): front matter, the Korean
 // markdown cells as they are, code cells as ```typescript fences, text outputs as
-// blocks, tables as Markdown tables, and every image (charts included) as a file beside
-// the post, linked by a relative path. Pure: text in, { markdown, files } out; writing
-// and PNG rendering are write-post.ts's and chromium.ts's jobs.
+// blocks (long logs shortened), tables as Markdown tables, and every image (charts included)
+// as a file beside the post, linked by a relative path. Jupyter Book's remove-cell,
+// remove-input and remove-output tags leave out what they name. Pure: text in,
+// { markdown, files } out; writing and PNG rendering are write-post.ts's and chromium.ts's jobs.
 import { NlpbookError } from '../errors';
 import { fenceFor, findSvgs, htmlToMarkdown, imgMark, stripScripts, svgMark } from './html';
 import { mapProse } from './markdown';
-import { joinText, Notebook, NotebookCell, NotebookOutput } from './notebook';
+import { cellTags, joinText, Notebook, NotebookCell, NotebookOutput } from './notebook';
 
 export interface PostOptions {
   /** The post's date, YYYY-MM-DD (Jekyll takes it from the file name and the front matter). */
@@ -19,7 +20,10 @@ export interface PostOptions {
   categories?: string[];
   /** Jekyll layout, default 'post'. */
   layout?: string;
-  /** Longer text outputs keep their head and tail (default 200 lines). */
+  /**
+   * Text outputs longer than this many lines are shortened to this many: their first and last
+   * lines around one "… (N줄 생략) …" line (default DEFAULT_MAX_OUTPUT_LINES).
+   */
   maxOutputLines?: number;
   /** The notebook's name in error messages (default "notebook"). */
   source?: string;
@@ -49,6 +53,21 @@ export interface Post {
 
 const IMAGE_EXT: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/svg+xml': 'svg' };
 const PLOTLY = 'application/vnd.plotly.v1+json';
+/**
+ * 40 lines: a training log's progress lines (one every few seconds, hundreds per run) would
+ * otherwise fill the post; 19 from the start and 20 from the end still show the setup and the
+ * final numbers.
+ */
+export const DEFAULT_MAX_OUTPUT_LINES = 40;
+
+/**
+ * Jupyter Book's tags that hide part of a cell on the page. Its hide-* tags only fold content
+ * behind a button, which a static post cannot do, so those cells are shown as usual.
+ */
+export const REMOVE_CELL = 'remove-cell';
+export const REMOVE_INPUT = 'remove-input';
+export const REMOVE_OUTPUT = 'remove-output';
+
 export const INTERACTIVE_NOTE = '> (대화형 차트: 이 글에는 그림을 싣지 못했습니다. 노트북에서 실행해 보세요.)';
 
 /**
@@ -88,7 +107,10 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
   const source = options.source ?? 'notebook';
   const files: PostFile[] = [];
   const language = String(nb.metadata?.language_info?.name ?? nb.metadata?.kernelspec?.language ?? 'typescript');
-  const maxLines = options.maxOutputLines ?? 200;
+  const maxLines = options.maxOutputLines ?? DEFAULT_MAX_OUTPUT_LINES;
+  if (!Number.isSafeInteger(maxLines) || maxLines < 1) {
+    throw new NlpbookError(`maxOutputLines: expected a positive whole number, got ${String(options.maxOutputLines)}`);
+  }
 
   /** Adds an image file and returns its Markdown link. */
   const addImage = (mime: string, data: Uint8Array | string, alt: string): string => {
@@ -117,6 +139,8 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
 
   nb.cells.forEach((cell, i) => {
     const where = `cell ${i + 1}`;
+    const tags = cellTags(cell);
+    if (tags.includes(REMOVE_CELL)) return;
     if (cell.cell_type === 'markdown') {
       let md = joinText(cell.source);
       if (!titleDropped) {
@@ -136,12 +160,15 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
     }
     if (cell.cell_type !== 'code') return;
     const code = joinText(cell.source).replace(/\s+$/, '');
-    if (code.trim()) {
+    if (code.trim() && !tags.includes(REMOVE_INPUT)) {
       const fence = fenceFor(code);
       parts.push(`${fence}${language}\n${code}\n${fence}`);
     }
-    const outputs = cell.outputs ?? [];
+    // Removed outputs are skipped before they are looked at, so their images are never written.
+    const outputs = tags.includes(REMOVE_OUTPUT) ? [] : cell.outputs ?? [];
     const cellHasImage = outputs.some((o) => o.data && Object.keys(o.data).some((m) => IMAGE_EXT[m]));
+    // Consecutive outputs of one stream are one block (a training run's stderr arrives as many
+    // small chunks, one per progress line), shortened as a whole; stdout and stderr stay apart.
     let stream: { name: string; text: string } | undefined;
     const flush = () => {
       if (stream) parts.push(textBlock(stream.text, maxLines));
@@ -223,8 +250,12 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
   return { name: `${options.date}-${options.slug}.md`, imagePrefix: `${options.slug}-`, title, markdown, files, interactiveOnly };
 }
 
-/** Output text as a fenced block: ANSI colours removed, carriage-return overwrites applied, long ones shortened. */
-export function textBlock(text: string, maxLines = 200): string {
+/**
+ * Output text as a fenced block: ANSI colours removed, carriage-return overwrites applied, and
+ * more than `maxLines` lines shortened to `maxLines`: the first ⌊(maxLines-1)/2⌋ lines, one
+ * "… (N줄 생략) …" line, and the rest from the end (the end of a log has the results).
+ */
+export function textBlock(text: string, maxLines = DEFAULT_MAX_OUTPUT_LINES): string {
   let lines = stripAnsi(text)
     .replace(/\r\n/g, '\n')
     .replace(/\n$/, '')
@@ -236,8 +267,8 @@ export function textBlock(text: string, maxLines = 200): string {
       return segments[segments.length - 1] ?? '';
     });
   if (lines.length > maxLines) {
-    const tail = Math.min(10, Math.floor(maxLines / 4));
-    const head = maxLines - tail - 1;
+    const head = Math.floor((maxLines - 1) / 2);
+    const tail = maxLines - 1 - head;
     lines = [...lines.slice(0, head), `… (${lines.length - head - tail}줄 생략) …`, ...lines.slice(lines.length - tail)];
   }
   const body = lines.join('\n');
@@ -253,7 +284,8 @@ export function stripAnsi(text: string): string {
 /** The first Markdown heading of the notebook, as plain text. */
 function firstHeading(cells: NotebookCell[]): string | undefined {
   for (const cell of cells) {
-    if (cell.cell_type !== 'markdown') continue;
+    // A removed cell's heading is not on the page, so it cannot be the title either.
+    if (cell.cell_type !== 'markdown' || cellTags(cell).includes(REMOVE_CELL)) continue;
     let inFence = false;
     for (const line of joinText(cell.source).split('\n')) {
       if (/^ {0,3}(```|~~~)/.test(line)) inFence = !inFence;
