@@ -8,27 +8,27 @@ import { initBackend } from './backend';
 import { evaluationFigures } from './charts/plotly';
 import { saveCharts } from './charts/render';
 import { lineChartSvg } from './charts/line';
-import { NsmcCorpus, SPLITS } from './corpus';
+import { SPLITS } from './corpus';
+import { courseCorpus, courseFineTuned, coursePlan, coursePretrained, type StageEstimate } from './course-path';
 import { ClassificationDataset, type DatasetMode } from './dataset';
 import type { EvaluationResult } from './evaluate';
 import { evaluateModel } from './evaluation-report';
 import { writeFileAtomic, writeJsonAtomic } from './fsutil';
-import { fetchModel } from './hub';
 import { comparePadding } from './loader';
 import { modelMirror } from './mirror';
-import { pretrain, type PretrainResult } from './pretrain';
-import { PROFILES, type ProfileName } from './profiles';
-import { smallCorpus } from './quick';
-import { makeSettings, saveSettings, type Settings } from './settings';
+import type { ProfileName } from './profiles';
+import { saveSettings, type Settings } from './settings';
 import { BertTokenizer } from './tokenizer';
 import { readTrainingCurves } from './training-curves';
-import { fit, metricsByType, type FitResult } from './trainer';
+import { metricsByType, type FitResult } from './trainer';
 
 export interface CourseOptions {
   profile?: ProfileName;
   /** Fine-tuning settings over the profile's (the CLI's --config / --set). */
   overrides?: Partial<Settings>;
   log?: (line: string) => void;
+  /** Skip the few timed trial steps before pretraining and fine-tuning (their estimate is only logged). */
+  noTrial?: boolean;
 }
 
 export interface CourseResult {
@@ -56,8 +56,8 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   const started = Date.now();
   const log = options.log ?? ((l: string) => console.error(l));
   const profileName = options.profile ?? 'offline';
-  const profile = PROFILES[profileName];
-  let settings = makeSettings({ ...profile.settings, ...options.overrides });
+  const plan = coursePlan(profileName, options.overrides);
+  const settings = plan.settings;
   const stageMinutes: Record<string, number> = {};
   let stageStart = Date.now();
   const stage = (name: string) => {
@@ -65,27 +65,23 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
     stageStart = Date.now();
   };
   const step = (n: string, text: string) => log(`[${n}] ${text}`);
+  const estimate = (n: string) => (e: StageEstimate) =>
+    step(n, `${e.steps} steps to go at ${e.stepsPerSecond.toFixed(2)} steps/s${e.tokensPerSecond ? ` (${e.tokensPerSecond} tokens/s)` : ''} measured here: about ${e.minutes.toFixed(1)} minutes`);
 
-  step('1 settings', `profile ${profileName}: ${profile.description}`);
+  step('1 settings', `profile ${profileName}: ${plan.description}`);
   const backend = await initBackend();
   step('1 settings', `TensorFlow.js ${backend.tfjs}, backend ${backend.backend} (${backend.threads} threads)`);
 
-  if (!profile.pretrain) {
+  if (!plan.pretrain) {
     // Step 3 first: where the hub can't be reached this fails in seconds, before any other work.
-    const dir = await fetchModel(settings.pretrainedModelName, {
-      modelMirror: settings.modelMirror, files: ['config.json'], oneOf: [['model.safetensors', 'pytorch_model.bin']], progress: settings.tqdmEnabled,
-    });
-    step('3 pretrained model', `${settings.pretrainedModelName}: ${dir}`);
+    const got = await coursePretrained(plan);
+    step('3 pretrained model', `${settings.pretrainedModelName}: ${got.model}`);
   }
 
-  let corpus = new NsmcCorpus(settings);
-  for (const r of await corpus.fetch()) step('2 corpus', `${r.split}: ${r.action} ${r.path}`);
-  if (profile.slice) {
-    const root = await smallCorpus(settings, profile.slice, path.join(settings.downstreamModelDir, 'corpus'));
-    settings = makeSettings({ ...settings, downstreamCorpusRootDir: root });
-    corpus = new NsmcCorpus(settings);
-    step('2 corpus', `using the first ${profile.slice.train} / ${profile.slice.test} rows in ${root}`);
-  }
+  const fetched = await courseCorpus(plan);
+  for (const r of fetched.fetched) step('2 corpus', `${r.split}: ${r.action} ${r.path}`);
+  if (fetched.slice) step('2 corpus', `using the first ${plan.slice!.train} / ${plan.slice!.test} rows in ${fetched.slice}`);
+  const corpus = fetched.corpus;
   for (const split of SPLITS) {
     const s = corpus.stats(split);
     step('2 corpus', `${split}: ${s.rows} rows, ${s.positive} positive, ${s.empty} empty, ${s.quoted} quoted`);
@@ -93,22 +89,12 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   stage('corpus');
 
   let pretrained: CourseResult['pretrained'] = null;
-  if (profile.pretrain) {
+  if (plan.pretrain) {
     // Pretraining reads only the training split's texts (never the test split).
-    const result: PretrainResult = await pretrain({
-      ...profile.pretrain,
-      tokenizer: 'beomi/kcbert-base',
-      corpusRootDir: settings.downstreamCorpusRootDir,
-      corpusMirror: settings.corpusMirror,
-      modelMirror: settings.modelMirror,
-      outputDir: path.join(settings.downstreamModelDir, 'pretrained'),
-      seed: settings.seed,
-      tqdmEnabled: settings.tqdmEnabled,
-    }, { log });
-    if (!result.finished) throw new Error(`pretraining stopped before the end (${result.steps} of ${result.totalSteps} steps); run again to resume`);
-    pretrained = { model: result.model, reused: result.reused, minutes: result.minutes, mlmAccuracy: result.mlmAccuracy, steps: result.steps };
-    step('3b pretraining', `${result.reused ? 'reused' : 'trained'} ${result.model}: ${result.steps} steps, MLM accuracy ${result.mlmAccuracy?.toFixed(3)} on held-out training texts`);
-    settings = makeSettings({ ...settings, pretrainedModelName: result.model });
+    const got = await coursePretrained(plan, { log, onEstimate: estimate('3a pretraining'), measure: !options.noTrial });
+    const result = got.result!;
+    pretrained = { model: result.model, reused: got.reused, minutes: result.minutes, mlmAccuracy: result.mlmAccuracy, steps: result.steps };
+    step('3a pretraining', `${got.reused ? 'reused' : 'trained'} ${result.model}: ${result.steps} steps, MLM accuracy ${result.mlmAccuracy?.toFixed(3)} on held-out training texts`);
   }
   stage('pretraining');
 
@@ -128,9 +114,9 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   step('5 data', `padding share per epoch: fixed ${settings.maxSeqLength} ${pct(padding.fixed)}, dynamic ${pct(padding.dynamic)}, dynamic + length buckets ${pct(padding.bucketed)}`);
   stage('features');
 
-  const trained = await fit(settings, { tokenizer, corpus, log });
-  if (!trained.finished) throw new Error(`fine-tuning stopped before the end (${trained.epochs} epochs); run again to resume`);
-  step('7 training', `best ${trained.monitor}: epoch ${trained.best?.epoch}, validation accuracy ${trained.best?.accuracy.toFixed(4)} → ${trained.model}`);
+  const tuned = await courseFineTuned(plan, { log, onEstimate: estimate('7 training'), measure: !options.noTrial, fit: { tokenizer, corpus, log } });
+  const trained = tuned.result;
+  step('7 training', `${tuned.reused ? 'reused' : 'trained'}: best ${trained.monitor}: epoch ${trained.best?.epoch}, validation accuracy ${trained.best?.accuracy.toFixed(4)} → ${trained.model}`);
   stage('fine-tuning');
 
   // The test split is looked at once, here, after every choice was made on validation.

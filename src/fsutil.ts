@@ -3,6 +3,7 @@
 // a good one was.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 /** Writes `data` to `file` atomically (temp file + rename), creating the folder. */
@@ -45,4 +46,14 @@ export function sha256File(file: string): string {
 /** sha256 of a string or bytes, hex. */
 export function sha256(data: string | Uint8Array): string {
   return crypto.createHash('sha256').update(data).digest('hex');
+}
+
+const scratch: string[] = [];
+
+/** A fresh empty folder under the system's temp folder for output that is not kept: removed when the process (the kernel) exits. */
+export function scratchDir(name: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `nlpbook-${name}-`));
+  if (scratch.length === 0) process.on('exit', () => scratch.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  scratch.push(dir);
+  return dir;
 }

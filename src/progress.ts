@@ -67,12 +67,16 @@ function lineProgress(total: number, label: string, stream: NodeJS.WritableStrea
   const start = Date.now();
   let last = start;
   let done = 0;
+  // A resumed run starts at its saved count: the rate (and so the ETA) counts only what this bar saw done.
+  let first: number | null = null;
   let stopped = false;
   let info = '';
   const line = (final: boolean): string => {
     const secs = (Date.now() - start) / 1000;
     const amount = total > 0 ? `${fmt(done)}/${fmt(total)} (${Math.floor((100 * done) / total)}%)` : fmt(done);
-    return `${label}: ${amount}${final ? ` done in ${secs.toFixed(1)}s` : `, ${secs.toFixed(0)}s`}${info ? `, ${info}` : ''}\n`;
+    const rate = first !== null && secs > 0 ? (done - first) / secs : 0;
+    const eta = total > 0 && rate > 0 && done < total ? `, ETA ${formatDuration((total - done) / rate)}` : '';
+    return `${label}: ${amount}${final ? ` done in ${secs.toFixed(1)}s` : `, ${secs.toFixed(0)}s${eta}`}${info ? `, ${info}` : ''}\n`;
   };
   const maybePrint = (): void => {
     const now = Date.now();
@@ -83,11 +87,13 @@ function lineProgress(total: number, label: string, stream: NodeJS.WritableStrea
   };
   return {
     update(n, text) {
+      first ??= n;
       done = n;
       if (text !== undefined) info = text;
       maybePrint();
     },
     increment(n = 1, text) {
+      first ??= done;
       done += n;
       if (text !== undefined) info = text;
       maybePrint();
@@ -98,6 +104,14 @@ function lineProgress(total: number, label: string, stream: NodeJS.WritableStrea
       stream.write(line(true));
     },
   };
+}
+
+/** 754 -> "12m34s", 42 -> "42s", 3700 -> "1h01m". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** 14628807 -> "14.6 MB". */

@@ -18,7 +18,7 @@ test('nlpbook course --profile tiny runs every step and ends with one JSON line'
   assert.equal(result.test.n, 500, 'the tiny profile tests on the first 500 test rows');
   assert.ok(result.testAccuracy >= 0 && result.testAccuracy <= 1);
   assert.ok(result.pretrained && fs.existsSync(path.join(result.pretrained.model, 'config.json')), 'pretrained model folder');
-  for (const stage of ['[2 corpus]', '[3b pretraining]', '[4 tokenizer]', '[5 data]', '[7 training]', '[8 evaluation]']) {
+  for (const stage of ['[2 corpus]', '[3a pretraining]', '[4 tokenizer]', '[5 data]', '[7 training]', '[8 evaluation]']) {
     assert.ok(r.stderr.includes(stage), `no ${stage} progress line`);
   }
   const report = fs.readFileSync(path.join(dir, 'report.md'), 'utf8');

@@ -1,6 +1,10 @@
 // Executes every notebook headlessly with the registered "nlpbook" kernel, the way a
 // study-club member would run it top to bottom; a failing cell fails the test.
-// Offline: NLPBOOK_MIRROR points the corpus and model downloads at ../shared.
+// Offline: NLPBOOK_MIRROR points the corpus and model downloads at ../shared. The tiny
+// profile (NLPBOOK_PROFILE=tiny, the readers' quick look) keeps each run to seconds; its
+// folders go to one temp folder for the whole file, so a notebook reuses what an earlier
+// one made, as a reader's would. The committed notebooks are executed as copies: their
+// outputs (a real offline run, test/committed-notebooks.test.ts) are never rewritten.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as cp from 'child_process';
@@ -12,6 +16,7 @@ import { REPO, SHARED, tempDir } from './helpers';
 import { assertImageFile, checkPost } from './post-checks';
 
 const dir = path.join(REPO, 'notebooks');
+const courseDir = tempDir('nlpbook-course-');
 const notebooks = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort();
 
 test('there are notebooks to run', () => {
@@ -21,11 +26,12 @@ test('there are notebooks to run', () => {
 for (const name of notebooks) {
   test(`notebook ${name} runs top to bottom`, { timeout: 15 * 60 * 1000 }, async () => {
     const out = tempDir('nlpbook-nb-');
+    // nbclient clears each cell's outputs before running it, so the committed outputs never pass for this run's.
     const r = cp.spawnSync('jupyter-nbconvert', ['--to', 'notebook', '--execute',
       '--ExecutePreprocessor.timeout=900', '--ExecutePreprocessor.kernel_name=nlpbook',
       path.join(dir, name), '--output-dir', out, '--output', name], {
       cwd: REPO,
-      env: { ...process.env, NLPBOOK_MIRROR: SHARED, HF_HOME: path.join(out, 'hf'), NLPBOOK_NOTEBOOK_TEST: '1' },
+      env: { ...process.env, NLPBOOK_MIRROR: SHARED, HF_HOME: path.join(out, 'hf'), NLPBOOK_PROFILE: 'tiny', NLPBOOK_COURSE_DIR: courseDir },
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
     });
@@ -38,6 +44,9 @@ for (const name of notebooks) {
     const executed = JSON.parse(fs.readFileSync(path.join(out, name), 'utf8'));
     const errors = executed.cells.flatMap((c: any) => (c.outputs ?? []).filter((o: any) => o.output_type === 'error'));
     assert.deepEqual(errors, [], `${name} has error outputs`);
+    const printed = executed.cells.flatMap((c: any) => c.outputs ?? [])
+      .map((o: any) => [o.text ?? '', o.data?.['text/plain'] ?? ''].flat().join('')).join('\n');
+    assert.match(printed, /프로필: tiny/, `${name} does not say which profile it runs with`);
     // The executed notebook as a blog post (nlpbook export-post): every image link resolves,
     // no <script>; with a Chromium every chart is a PNG.
     const post = await exportPost(path.join(out, name), { outDir: path.join(out, 'post'), date: '2025-01-01' });

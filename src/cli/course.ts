@@ -1,8 +1,7 @@
 import * as fs from 'fs';
 import { parseArgs } from 'util';
 import { runCourse } from '../course';
-import { check } from '../errors';
-import { PROFILE_NAMES, type ProfileName } from '../profiles';
+import { checkProfile, profileFromEnv } from '../course-path';
 import { loadSettings, parseSetArgs } from '../settings';
 
 const USAGE = `usage: nlpbook course [--profile offline|book|tiny] [--config FILE] [--set key=value]...
@@ -11,7 +10,7 @@ Runs the whole course pipeline: corpus → pretraining (offline profile) → tok
 fine-tuning → one evaluation on the test split → report. Last stdout line: one JSON object
 {"model","testAccuracy","validationAccuracy","minutes",...}.
 
-  --profile  offline (default): pretrain a small BERT with kcbert's vocabulary, no download
+  --profile  offline (default; or env NLPBOOK_PROFILE): pretrain a small BERT with kcbert's vocabulary, no download
              book: beomi/kcbert-base from the hub, the book's settings (needs internet)
              tiny: a tiny model on a slice of NSMC (seconds)
   --config / --set   fine-tuning settings over the profile's`;
@@ -27,8 +26,7 @@ export const command = {
       console.log(USAGE);
       return;
     }
-    const profile = (values.profile ?? 'offline') as ProfileName;
-    check(PROFILE_NAMES.includes(profile), `--profile must be one of ${PROFILE_NAMES.join(', ')} (got "${values.profile}")`);
+    const profile = values.profile === undefined ? profileFromEnv() : checkProfile(values.profile, '--profile');
     // Only the fields the file names override the profile (loadSettings validates them all).
     const fromConfig: Record<string, unknown> = {};
     if (values.config) {
