@@ -53,6 +53,8 @@ export interface PretrainSettings {
   randomTokenProb: number;
   /** Choose whole words: all ## pieces of a word are chosen together. */
   wholeWordMasking: boolean;
+  /** BERT's dropout while pretraining (false: none; fine-tuning keeps config.json's 0.1 either way). */
+  dropout: boolean;
   // --- optimisation ---
   /** Sequences per optimizer step. */
   batchSize: number;
@@ -108,6 +110,7 @@ export const DEFAULT_PRETRAIN_SETTINGS: Readonly<PretrainSettings> = Object.free
   maskTokenProb: 0.8,
   randomTokenProb: 0.1,
   wholeWordMasking: true,
+  dropout: true,
   batchSize: 128,
   steps: 0,
   epochs: 4,
@@ -150,6 +153,7 @@ export const PRETRAIN_FIELDS: { readonly [K in keyof PretrainSettings]: Rule } =
   maskTokenProb: share('Of the chosen tokens, the share replaced by [MASK] (BERT: 0.8).'),
   randomTokenProb: share('Of the chosen tokens, the share replaced by a random token (BERT: 0.1); the rest stay as they are.'),
   wholeWordMasking: { type: 'boolean', doc: 'Choose whole words: all ## pieces of a word are chosen together.' },
+  dropout: { type: 'boolean', doc: 'BERT\'s dropout (0.1) while pretraining; false: none, as Cramming (Geiping & Goldstein 2022) found best on a short budget. Fine-tuning keeps config.json\'s 0.1 either way.' },
   batchSize: int('Sequences per optimizer step.', 1, 8192),
   steps: int('Optimizer steps; 0: `epochs` passes over the training documents.', 0),
   epochs: int('Passes over the training documents when steps is 0.', 1, 1000),

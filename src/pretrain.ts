@@ -480,7 +480,7 @@ class PretrainRun {
         }
         let acc: tf.Scalar | undefined;
         const { value, grads } = tf.variableGrads(() => {
-          const logits = this.model.forward(t, { training: true, seed }) as tf.Tensor2D;
+          const logits = this.model.forward(t, { training: this.settings.dropout, seed }) as tf.Tensor2D;
           acc = tf.keep(accuracy(logits, t.labels));
           return sparseCrossEntropy(logits, t.labels);
         }, this.model.trainableVariables());
@@ -498,7 +498,7 @@ class PretrainRun {
   private graphFor(batch: MlmBatch): MlmTrainGraph {
     const skipPadding = skipPaddingPays(1 - batch.realTokens / (batch.batch * batch.length));
     const key = skipPadding ? 'skipPadding' : 'full';
-    return (this.graphs[key] ??= new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { maxGradNorm: this.settings.maxGradNorm, skipPadding }));
+    return (this.graphs[key] ??= new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { maxGradNorm: this.settings.maxGradNorm, skipPadding, dropout: this.settings.dropout }));
   }
 
   async go(): Promise<PretrainResult> {
