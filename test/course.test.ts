@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
+import { profileFromEnv } from '../src/course-path';
+import { openCourse } from '../src/notebook-course';
 import { jsonLines, runCli, SHARED, tempDir } from './helpers';
 
 test('nlpbook course --profile tiny runs every step and ends with one JSON line', { timeout: 5 * 60 * 1000 }, () => {
@@ -50,4 +52,22 @@ test('nlpbook course --profile book fails fast with what it tried when the hub i
   assert.match(errors[0], /beomi\/kcbert-base/);
   assert.match(errors[0], /127\.0\.0\.1:9/);
   assert.ok(!fs.existsSync(path.join(home, 'run', 'checkpoints')), 'no training started');
+});
+
+test('a notebook set up in the book profile without kcbert-base weights says in its first line what to do offline', async () => {
+  const home = tempDir();
+  const saved = { ...process.env };
+  Object.assign(process.env, { NLPBOOK_MIRROR: SHARED, HF_HOME: path.join(home, 'hf'), HF_ENDPOINT: 'http://127.0.0.1:9', NLPBOOK_COURSE_DIR: path.join(home, 'course') });
+  try {
+    assert.throws(() => profileFromEnv({ NLPBOOK_PROFILE: 'full' }), /^NlpbookError: NLPBOOK_PROFILE: "full" is not a profile; use offline, book, tiny \(offline is the default\)$/);
+    const course = await openCourse('book');
+    await assert.rejects(course.pretrainedModel(), (e: Error) => {
+      assert.match(e.message.split('\n')[0], /^book 프로필에 필요한 beomi\/kcbert-base의 가중치를 구하지 못했습니다\. 오프라인이라면 NLPBOOK_PROFILE=offline\(기본값\)으로 실행하세요/);
+      assert.match(e.message, /127\.0\.0\.1:9/, 'the details say where it looked');
+      return true;
+    });
+    assert.ok(!fs.existsSync(path.join(home, 'course', 'book', 'checkpoints')), 'nothing was trained');
+  } finally {
+    process.env = saved;
+  }
 });
