@@ -12,10 +12,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { initBackend, tf } from '../src/backend';
-import { writeJsonAtomic } from '../src/fsutil';
-import { AdamW } from '../src/optim/adamw';
-import { clipScale } from '../src/optim/clip';
+import { initBackend, tf } from '../src/util/backend';
+import { writeJsonAtomic } from '../src/util/fsutil';
+import { AdamW } from '../src/task/optim/adamw';
+import { clipScale } from '../src/task/optim/clip';
 
 const REPO = path.resolve(__dirname, '..');
 const { values } = parseArgs({

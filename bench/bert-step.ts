@@ -4,7 +4,7 @@
 // batch 32 × 64 tokens. Also forward-only and no-dropout variants, to see where time goes.
 // Prints one JSON object per line; wall time and CPU time (the machine may be shared).   node --import tsx bench/bert-step.ts [--steps 20]
 import { parseArgs } from 'util';
-import { tf, initBackend } from '../src/backend';
+import { tf, initBackend } from '../src/util/backend';
 import { BertForSequenceClassification } from '../src/model/bert';
 import { BertConfig } from '../src/model/config';
 

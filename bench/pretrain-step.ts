@@ -14,10 +14,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { initBackend } from '../src/backend';
-import { pretrain, pretrainMetrics } from '../src/pretrain';
-import type { PretrainSettings } from '../src/pretrain-settings';
-import { BertTokenizer } from '../src/tokenizer';
+import { initBackend } from '../src/util/backend';
+import { pretrain, pretrainMetrics } from '../src/pretrain/pretrain';
+import type { PretrainSettings } from '../src/pretrain/pretrain-settings';
+import { BertTokenizer } from '../src/tokenizer/tokenizer';
 
 const { values } = parseArgs({
   options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, out: { type: 'string' } },

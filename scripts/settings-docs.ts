@@ -3,10 +3,10 @@
 //   node --import tsx scripts/settings-docs.ts
 // (test/settings.test.ts fails when docs/settings.md misses a field.)
 import * as path from 'path';
-import { writeFileAtomic } from '../src/fsutil';
+import { writeFileAtomic } from '../src/util/fsutil';
 import {
   DEFAULT_SETTINGS, SETTINGS_FIELDS, SETTINGS_FIELD_NAMES, SettingsGroup, describeSettings, settingAccepts,
-} from '../src/settings';
+} from '../src/settings/settings';
 
 const GROUPS: Record<SettingsGroup, string> = {
   model: 'Model and task',

@@ -8,13 +8,13 @@ import * as assert from 'node:assert/strict';
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend } from '../src/backend';
-import { readTrainerState } from '../src/checkpoints';
+import { initBackend } from '../src/util/backend';
+import { readTrainerState } from '../src/train/checkpoints';
 import { BertModel } from '../src/model/bert';
 import { saveModel } from '../src/model/checkpoint';
 import { BertConfig } from '../src/model/config';
 import { readSafetensors } from '../src/model/safetensors';
-import { readMetrics } from '../src/trainer';
+import { readMetrics } from '../src/train/trainer';
 import { jsonLines, KCBERT_DIR, REPO, runCli, tempDir } from './helpers';
 import { nsmcSlice, TINY_BERT, tinyPretrainedFolder } from './train-helpers';
 

@@ -6,18 +6,18 @@ import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend } from '../src/backend';
-import { readNsmc } from '../src/corpus';
-import { NlpbookError } from '../src/errors';
-import { evaluate } from '../src/evaluate';
+import { initBackend } from '../src/util/backend';
+import { readNsmc } from '../src/corpus/corpus';
+import { NlpbookError } from '../src/util/errors';
+import { evaluate } from '../src/evaluate/evaluate';
 import {
   accuracyByLength, analyzePredictions, averagePrecision, binIndex, calibrationCurve, precisionRecallCurve,
   reliabilityDiagram, rocAuc, rocCurve,
-} from '../src/evaluation';
-import { evaluateModel, misclassified, misclassifiedFrame, type ExampleRow } from '../src/evaluation-report';
-import { BertTokenizer, tokenLengths } from '../src/tokenizer';
-import { fit } from '../src/trainer';
-import { findMetricsFile, readTrainingCurves } from '../src/training-curves';
+} from '../src/evaluate/evaluation';
+import { evaluateModel, misclassified, misclassifiedFrame, type ExampleRow } from '../src/evaluate/evaluation-report';
+import { BertTokenizer, tokenLengths } from '../src/tokenizer/tokenizer';
+import { fit } from '../src/train/trainer';
+import { findMetricsFile, readTrainingCurves } from '../src/evaluate/training-curves';
 import { main } from '../src/cli/main';
 import { FIXTURES, jsonLines, KCBERT_DIR, runCli, tempDir } from './helpers';
 import { nsmcSlice, quickSettings } from './train-helpers';

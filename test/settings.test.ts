@@ -3,11 +3,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { NlpbookError } from '../src/errors';
+import { NlpbookError } from '../src/util/errors';
 import {
   DEFAULT_SETTINGS, SETTINGS_FIELDS, SETTINGS_FIELD_NAMES, Settings, describeSettings, loadSettings, makeSettings,
   parseSetArgs, saveSettings, settingAccepts, settingsFromCli, suggestField, validateSettings,
-} from '../src/settings';
+} from '../src/settings/settings';
 import { REPO, jsonLines, runCli, tempDir } from './helpers';
 
 /** Asserts that `fn` throws an NlpbookError with exactly this one-line message. */

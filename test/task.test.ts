@@ -3,16 +3,16 @@
 // training and off in evaluation, training lowers the loss, and no tensor leaks.
 import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { initBackend, tf } from '../src/backend';
-import { NsmcCorpus } from '../src/corpus';
-import { ClassificationDataset } from '../src/dataset';
-import { NlpbookError } from '../src/errors';
-import { DataLoader, type TensorBatch } from '../src/loader';
+import { initBackend, tf } from '../src/util/backend';
+import { NsmcCorpus } from '../src/corpus/corpus';
+import { ClassificationDataset } from '../src/data/dataset';
+import { NlpbookError } from '../src/util/errors';
+import { DataLoader, type TensorBatch } from '../src/data/loader';
 import { BertForSequenceClassification } from '../src/model/bert';
-import { crossEntropy } from '../src/optim/loss';
-import { makeSettings, type Settings } from '../src/settings';
-import { ClassificationTask } from '../src/task';
-import { BertTokenizer } from '../src/tokenizer';
+import { crossEntropy } from '../src/task/optim/loss';
+import { makeSettings, type Settings } from '../src/settings/settings';
+import { ClassificationTask } from '../src/task/task';
+import { BertTokenizer } from '../src/tokenizer/tokenizer';
 import { KCBERT_DIR } from './helpers';
 import { nsmcSlice, TINY_BERT } from './train-helpers';
 

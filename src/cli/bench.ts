@@ -2,8 +2,8 @@
 // AdamW) of a BERT classifier of any shape, random weights and inputs. Progress on
 // stderr; the last stdout line is one JSON object (see TrainBenchResult).
 import { parseArgs } from 'util';
-import { NlpbookError } from '../errors';
-import { benchTrainStep } from '../train-bench';
+import { NlpbookError } from '../util/errors';
+import { benchTrainStep } from '../bench/train-bench';
 
 const USAGE = `usage: nlpbook bench train [--layers L] [--hidden H] [--heads A] [--intermediate I]
                           [--vocab V] [--batch B] [--seq S] [--steps N] [--warmup W] [--eager] [--full-mask] [--json]

@@ -2,10 +2,10 @@
 //   nlpbook corpus fetch [--root DIR] [--mirror URL_OR_DIR] [--force] [--json]
 //   nlpbook corpus stats [--root DIR] [--mirror URL_OR_DIR] [--empty keep|skip|error] [--json]
 import { parseArgs } from 'util';
-import { NlpbookError } from '../errors';
-import { CorpusStats, NsmcCorpus, SPLITS, Split } from '../corpus';
-import { formatBytes } from '../progress';
-import { DEFAULT_SETTINGS, Settings } from '../settings';
+import { NlpbookError } from '../util/errors';
+import { CorpusStats, NsmcCorpus, SPLITS, Split } from '../corpus/corpus';
+import { formatBytes } from '../util/progress';
+import { DEFAULT_SETTINGS, Settings } from '../settings/settings';
 
 const USAGE = 'usage: nlpbook corpus fetch [--root DIR] [--mirror URL_OR_DIR] [--force] [--json] | nlpbook corpus stats [--root DIR] [--mirror URL_OR_DIR] [--empty keep|skip|error] [--json]';
 

@@ -1,8 +1,8 @@
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { runCourse } from '../course';
-import { checkProfile, profileFromEnv } from '../course-path';
-import { loadSettings, parseSetArgs } from '../settings';
+import { runCourse } from '../course/course';
+import { checkProfile, profileFromEnv } from '../course/course-path';
+import { loadSettings, parseSetArgs } from '../settings/settings';
 
 const USAGE = `usage: nlpbook course [--profile offline|book|tiny] [--config FILE] [--set key=value]...
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'util';
-import { initBackend } from '../backend';
+import { initBackend } from '../util/backend';
 
 export const command = {
   summary: 'show the TensorFlow.js backend (--json: {backend, tfjs, native, threads})',

@@ -1,7 +1,7 @@
 // `nlpbook export-post`: a notebook as a Jekyll blog post with its charts as PNG files
 // beside it (course steps 8-9: share what the notebook showed).
 import { parseArgs } from 'util';
-import { check } from '../errors';
+import { check } from '../util/errors';
 import { DEFAULT_MAX_OUTPUT_LINES } from '../export/post';
 import { exportPost } from '../export/write-post';
 

@@ -1,7 +1,7 @@
 // `nlpbook export onnx`: a trained model folder as an ONNX folder that transformers.js
 // (and other ONNX runtimes) load without this project (course step 9).
 import { parseArgs } from 'util';
-import { check } from '../errors';
+import { check } from '../util/errors';
 import { exportOnnx } from '../export/onnx';
 import { optionalInt } from './inputs';
 

@@ -1,7 +1,7 @@
 // What `tokenize` and `predict` share: texts come either as arguments or one per line
 // of --file (`-` is stdin), and integer flags are checked the same way.
 import * as fs from 'fs';
-import { check, NlpbookError } from '../errors';
+import { check, NlpbookError } from '../util/errors';
 
 /** The texts to work on: TEXT arguments or the lines of --file, never both and never none. */
 export function inputTexts(file: string | undefined, positionals: string[], verb: string): string[] {

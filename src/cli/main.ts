@@ -1,7 +1,7 @@
 // `nlpbook <command> ...`: one small module per command in this folder. Machine
 // output (--json) goes to stdout, one JSON object per line; progress and notices
 // go to stderr, so scripts can parse stdout.
-import { NlpbookError } from '../errors';
+import { NlpbookError } from '../util/errors';
 
 type Command = { summary: string; run: (argv: string[]) => Promise<void> };
 

@@ -5,10 +5,10 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { evaluationFigures } from '../charts/plotly';
 import { saveCharts } from '../charts/render';
-import { check } from '../errors';
-import { evaluateModel, misclassified } from '../evaluation-report';
-import { writeJsonAtomic } from '../fsutil';
-import { findMetricsFile, readTrainingCurves } from '../training-curves';
+import { check } from '../util/errors';
+import { evaluateModel, misclassified } from '../evaluate/evaluation-report';
+import { writeJsonAtomic } from '../util/fsutil';
+import { findMetricsFile, readTrainingCurves } from '../evaluate/training-curves';
 import { optionalInt } from './inputs';
 
 const USAGE = `usage: nlpbook report --model DIR --data TSV --out DIR [--metrics FILE] [--json] [options]

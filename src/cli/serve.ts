@@ -1,8 +1,8 @@
 // `nlpbook serve`: the demo web page and JSON API of a trained model (course step 9).
 // Runs until Ctrl+C (SIGINT) or SIGTERM, then closes the server and exits 0.
 import { parseArgs } from 'util';
-import { check } from '../errors';
-import { DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_TEXT_CHARS, startServer } from '../serve';
+import { check } from '../util/errors';
+import { DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_TEXT_CHARS, startServer } from '../inference/serve';
 import { optionalInt } from './inputs';
 
 const USAGE = `usage: nlpbook serve --model DIR [--port N] [--host H] [--tokenizer DIR] [--max-length N] [--quiet]

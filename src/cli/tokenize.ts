@@ -1,10 +1,10 @@
 // `nlpbook tokenize`: shows how the model's tokenizer cuts sentences into WordPiece tokens and ids,
 // the same ids Python's BertTokenizer gives (course step 4).
 import { parseArgs } from 'util';
-import { check } from '../errors';
+import { check } from '../util/errors';
 import { inputTexts } from './inputs';
-import { DEFAULT_SETTINGS } from '../settings';
-import { BertTokenizer } from '../tokenizer';
+import { DEFAULT_SETTINGS } from '../settings/settings';
+import { BertTokenizer } from '../tokenizer/tokenizer';
 
 const USAGE = `usage: nlpbook tokenize [--model DIR_OR_ID] [--max-length N] [--json] (--file FILE | TEXT...)
 

@@ -17,12 +17,12 @@ import * as path from 'path';
 import * as crypto from 'crypto';
 import * as os from 'os';
 import { onnx } from 'onnx-proto';
-import { NlpbookError } from '../errors';
-import { softmaxRow } from '../metrics';
+import { NlpbookError } from '../util/errors';
+import { softmaxRow } from '../task/metrics';
 import type { HiddenAct } from '../model/config';
 import type { BertForSequenceClassification } from '../model/bert';
-import { SentenceClassifier, type ClassifierOptions } from '../predict';
-import { tokenizerFiles } from '../tokenizer-files';
+import { SentenceClassifier, type ClassifierOptions } from '../inference/predict';
+import { tokenizerFiles } from '../tokenizer/tokenizer-files';
 
 /** The ONNX operator set the graph uses (17: the first with LayerNormalization). */
 export const ONNX_OPSET = 17;

@@ -17,8 +17,8 @@
 // hand-written backward passes (encoder.ts): a training step of a kcbert-base-sized
 // model at batch 32 × 128 tokens peaks at 6.9 GB instead of being killed past 21 GB,
 // and a small model's step is ~20% faster than with tfjs's autodiff.
-import { tf } from '../backend';
-import { NlpbookError } from '../errors';
+import { tf } from '../util/backend';
+import { NlpbookError } from '../util/errors';
 import { loadPretrained, type LoadReport, type PretrainedOptions } from './checkpoint';
 import { BertConfig } from './config';
 import { embeddings, encoderLayer, firstTokens, gatherRows, type LayerWeights } from './encoder';

@@ -5,11 +5,11 @@
 // into any task model; what does not fit is reported in transformers' words.
 import * as fs from 'fs';
 import * as path from 'path';
-import { tf } from '../backend';
-import { NlpbookError } from '../errors';
-import { writeFileAtomic, writeJsonAtomic } from '../fsutil';
-import { resolveModelDir } from '../hub';
-import { saveSettings, type Settings } from '../settings';
+import { tf } from '../util/backend';
+import { NlpbookError } from '../util/errors';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fsutil';
+import { resolveModelDir } from './hub';
+import { saveSettings, type Settings } from '../settings/settings';
 import type { BertPreTrainedModel, WeightSource } from './bert';
 import { BertConfig } from './config';
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors';

@@ -6,7 +6,7 @@
 // allow-list of "globals" (tensor rebuilders, storage types, OrderedDict) that it
 // implements itself; any other global is refused with the file's name.
 import * as fs from 'fs';
-import { NlpbookError } from '../errors';
+import { NlpbookError } from '../util/errors';
 import { int64ToInt32, numel, toFloat32, type SafetensorsDtype, type TensorSource } from './safetensors';
 import { ZipReader } from './zip';
 

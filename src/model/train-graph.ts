@@ -17,9 +17,9 @@
 //
 // Batch size and length are free (shapes are computed inside the graph), so one graph
 // serves every batch of a run; the weights are fed in at each call, not copied.
-import { tf } from '../backend';
-import { GraphBuilder, type Sym } from '../tfgraph/graph';
-import { GraphSession } from '../tfgraph/session';
+import { tf } from '../util/backend';
+import { GraphBuilder, type Sym } from '../util/tfgraph/graph';
+import { GraphSession } from '../util/tfgraph/session';
 import type { BertConfig, HiddenAct } from './config';
 import { dropoutSeedPair, SeedStream } from './ops';
 

@@ -4,7 +4,7 @@
 // position, so a large archive is never loaded whole.
 import * as fs from 'fs';
 import * as zlib from 'zlib';
-import { NlpbookError } from '../errors';
+import { NlpbookError } from '../util/errors';
 
 export interface ZipEntry {
   name: string;
