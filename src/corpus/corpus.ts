@@ -367,6 +367,19 @@ export class NsmcCorpus {
   }
 }
 
+/**
+ * The NSMC corpus of the settings, its files used as they are (so a slice made for a
+ * quick run works too); downloaded (cache-first, verified) only when the training file
+ * is missing or settings.forceDownload.
+ */
+export async function ensureCorpus(
+  settings: Pick<Settings, 'downstreamCorpusRootDir' | 'forceDownload' | 'corpusMirror' | 'tqdmEnabled' | 'emptyDocuments'>,
+): Promise<NsmcCorpus> {
+  const corpus = new NsmcCorpus(settings);
+  if (settings.forceDownload || !fs.existsSync(corpus.path('train'))) await corpus.fetch();
+  return corpus;
+}
+
 function checkSplit(split: string): asserts split is Split {
   check(split === 'train' || split === 'test', `split must be "train" or "test", got ${JSON.stringify(split)}`);
 }

@@ -23,7 +23,7 @@
 // default; packing stays an option for long texts (textFiles).
 import * as fs from 'fs';
 import * as path from 'path';
-import { NsmcCorpus } from '../corpus/corpus';
+import { ensureCorpus, NsmcCorpus } from '../corpus/corpus';
 import { check, NlpbookError } from '../util/errors';
 import { sha256, sha256File } from '../util/fsutil';
 import type { FeatureSource } from '../data/loader';
@@ -33,7 +33,6 @@ import type { PretrainSettings } from './pretrain-settings';
 import { progress } from '../util/progress';
 import { Rng } from '../util/random';
 import type { BertTokenizer } from '../tokenizer/tokenizer';
-import { ensureCorpus } from '../train/trainer';
 
 /** Token sequences stored back to back: sequence i is ids[offsets[i] .. offsets[i+1]). */
 export class SequenceStore implements FeatureSource {

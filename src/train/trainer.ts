@@ -18,7 +18,7 @@ import {
   bestDir, checkpointName, checkpointsDir, lastDir, METRICS_FILE, OPTIMIZER_FILE, readOptimizerState, recoverLast,
   resumeConflicts, saveLastCheckpoint, syncRankedFolders, type RankedCheckpoint, type TrainerState, type ValidationResult,
 } from './checkpoints';
-import { NsmcCorpus } from '../corpus/corpus';
+import { ensureCorpus } from '../corpus/corpus';
 import { ClassificationDataset, type CorpusSource } from '../data/dataset';
 import { check, NlpbookError } from '../util/errors';
 import { evaluationLoader, trainingLoader, type DataLoader } from '../data/loader';
@@ -202,19 +202,6 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
   } finally {
     if (ownModel) model.dispose();
   }
-}
-
-/**
- * The NSMC corpus of the settings, its files used as they are (so a slice made for a
- * quick run works too); downloaded (cache-first, verified) only when the training file
- * is missing or settings.forceDownload.
- */
-export async function ensureCorpus(
-  settings: Pick<Settings, 'downstreamCorpusRootDir' | 'forceDownload' | 'corpusMirror' | 'tqdmEnabled' | 'emptyDocuments'>,
-): Promise<NsmcCorpus> {
-  const corpus = new NsmcCorpus(settings);
-  if (settings.forceDownload || !fs.existsSync(corpus.path('train'))) await corpus.fetch();
-  return corpus;
 }
 
 /**
