@@ -10,7 +10,6 @@ import { NlpbookError } from '../util/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsutil';
 import { resolveModelDir } from './hub';
 import { saveSettings, type Settings } from '../settings/settings';
-import type { BertPreTrainedModel, WeightSource } from './bert';
 import { BertConfig } from './config';
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors';
 import { TorchCheckpoint } from './torch-pickle';
@@ -18,6 +17,22 @@ import { TorchCheckpoint } from './torch-pickle';
 export const WEIGHTS_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
 /** Tokenizer files copied next to a saved model (the ones present). */
 export const SAVED_TOKENIZER_FILES = ['vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'] as const;
+
+/** What a model is built from: a value for some parameters (the rest are initialised). */
+export type WeightSource = (name: string, shape: number[]) => tf.Tensor | Float32Array | undefined;
+
+/**
+ * What loading and saving need of a model: bert.ts's BertPreTrainedModel has it. Named
+ * here so this file does not import bert.ts (which imports loadPretrained from here).
+ */
+export interface CheckpointModel {
+  /** The Python class (config.json "architectures"). */
+  readonly architecture: string;
+  readonly config: BertConfig;
+  /** Parameters by Hugging Face name. */
+  readonly weights: Map<string, tf.Variable>;
+  loadReport?: LoadReport;
+}
 
 export interface LoadReport {
   /** The weights file read. */
@@ -130,7 +145,7 @@ function checkShapes(source: TensorSource, byName: Map<string, string>, shapes: 
  * existing model, by Hugging Face name. Parameters the checkpoint lacks keep their
  * current values. Prints transformers-style warnings to stderr unless `quiet`.
  */
-export function loadWeights(model: BertPreTrainedModel, dir: string, options: { quiet?: boolean; ignoreMismatchedSizes?: boolean } = {}): LoadReport {
+export function loadWeights(model: CheckpointModel, dir: string, options: { quiet?: boolean; ignoreMismatchedSizes?: boolean } = {}): LoadReport {
   const source = openWeights(dir);
   try {
     const names = [...model.weights.keys()];
@@ -167,7 +182,7 @@ export interface PretrainedOptions {
 }
 
 /** The pieces of a model class `loadPretrained` uses (its constructor and parameter list). */
-export interface ModelClass<M extends BertPreTrainedModel> {
+export interface ModelClass<M extends CheckpointModel> {
   new (config: BertConfig, source?: WeightSource, seed?: number): M;
   paramShapes(config: BertConfig): Map<string, number[]>;
 }
@@ -177,7 +192,7 @@ export interface ModelClass<M extends BertPreTrainedModel> {
  * model mirror / Hugging Face cache): config.json + weights, new parameters
  * initialised like transformers. The load report is on `model.loadReport`.
  */
-export function loadPretrained<M extends BertPreTrainedModel>(cls: ModelClass<M>, nameOrDir: string, options: PretrainedOptions = {}): M {
+export function loadPretrained<M extends CheckpointModel>(cls: ModelClass<M>, nameOrDir: string, options: PretrainedOptions = {}): M {
   const dir = resolveModelDir(nameOrDir, { modelMirror: options.modelMirror, files: ['config.json'] });
   const configFile = path.join(dir, 'config.json');
   let config = BertConfig.fromFile(configFile);
@@ -218,7 +233,7 @@ export interface SaveOptions {
  * model.safetensors (float32, Hugging Face names), the tokenizer files and
  * settings.json when given. Every file is written atomically.
  */
-export function saveModel(model: BertPreTrainedModel, dir: string, options: SaveOptions = {}): string[] {
+export function saveModel(model: CheckpointModel, dir: string, options: SaveOptions = {}): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const tensors = new Map([...model.weights].map(([name, v]) => [name, { shape: v.shape, data: () => v.dataSync() as Float32Array }]));
