@@ -26,7 +26,7 @@ import { writeJsonAtomic } from '../src/util/fsutil';
 import { BertForSequenceClassification } from '../src/model/bert';
 import { saveModel } from '../src/model/checkpoint';
 import { BertConfig } from '../src/model/config';
-import { SentenceClassifier } from '../src/inference/predict';
+import { SentenceClassifier } from '../src/train/classifier';
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'));

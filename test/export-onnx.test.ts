@@ -10,7 +10,7 @@ import { tf, initBackend } from '../src/util/backend';
 import { NlpbookError } from '../src/util/errors';
 import { BertForSequenceClassification } from '../src/model/bert';
 import { saveModel } from '../src/model/checkpoint';
-import { SentenceClassifier } from '../src/inference/predict';
+import { SentenceClassifier } from '../src/train/classifier';
 import { BertTokenizer } from '../src/tokenizer/tokenizer';
 import { bertClassifierToOnnx, exportOnnx, ONNX_MODEL_FILE } from '../src/export/onnx';
 import { FIXTURES, jsonLines, KCBERT_DIR, NSMC_DIR, runCli, tempDir } from './helpers';

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { chromium } from 'playwright-core';
 import { initBackend } from '../src/util/backend';
 import { NlpbookError } from '../src/util/errors';
-import { SentenceClassifier, type Prediction } from '../src/inference/predict';
+import { SentenceClassifier, type Prediction } from '../src/train/classifier';
 import { EXAMPLE_SENTENCES } from '../src/inference/serve-page';
 import { MAX_BODY_BYTES, MAX_TEXT_CHARS, startServer, type RunningServer } from '../src/inference/serve';
 import { BertTokenizer } from '../src/tokenizer/tokenizer';

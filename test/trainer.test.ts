@@ -13,7 +13,7 @@ import { BertConfig } from '../src/model/config';
 import { BertForSequenceClassification } from '../src/model/bert';
 import { saveModel } from '../src/model/checkpoint';
 import { readSafetensors } from '../src/model/safetensors';
-import { SentenceClassifier } from '../src/inference/predict';
+import { SentenceClassifier } from '../src/train/classifier';
 import type { Settings } from '../src/settings/settings';
 import { BertTokenizer } from '../src/tokenizer/tokenizer';
 import { fit, rankTopK, readMetrics, type FitOptions } from '../src/train/trainer';

@@ -5,7 +5,7 @@
 import { readNsmc, type Example } from '../corpus/corpus';
 import { NlpbookError } from '../util/errors';
 import { argmaxRows, classificationScores, crossEntropyRow } from '../task/metrics';
-import { SentenceClassifier, type ClassifierOptions } from '../inference/predict';
+import { SentenceClassifier, type ClassifierOptions } from '../train/classifier';
 import { progress } from '../util/progress';
 
 export interface EvaluationResult {

@@ -9,7 +9,7 @@ import { check } from '../util/errors';
 import { evaluateExamples, type EvaluateOptions } from './evaluate';
 import { analyzePredictions, type PredictionAnalysis } from './evaluation';
 import { argmaxRows, softmaxRow } from '../task/metrics';
-import { SentenceClassifier } from '../inference/predict';
+import { SentenceClassifier } from '../train/classifier';
 import { tokenLengths } from '../tokenizer/tokenizer';
 
 /** One scored example. */

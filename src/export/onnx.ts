@@ -21,7 +21,7 @@ import { NlpbookError } from '../util/errors';
 import { softmaxRow } from '../task/metrics';
 import type { HiddenAct } from '../model/config';
 import type { BertForSequenceClassification } from '../model/bert';
-import { SentenceClassifier, type ClassifierOptions } from '../inference/predict';
+import { SentenceClassifier, type ClassifierOptions } from '../train/classifier';
 import { tokenizerFiles } from '../tokenizer/tokenizer-files';
 
 /** The ONNX operator set the graph uses (17: the first with LayerNormalization). */
