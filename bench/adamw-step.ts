@@ -14,8 +14,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { initBackend, tf } from '../src/util/backend';
 import { writeJsonAtomic } from '../src/util/fsutil';
-import { AdamW } from '../src/task/optim/adamw';
-import { clipScale } from '../src/task/optim/clip';
+import { AdamW, clipScale } from '../src/task/index';
 
 const REPO = path.resolve(__dirname, '..');
 const { values } = parseArgs({

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { readNsmcFile } from '../src/corpus/corpus';
+import { readNsmcFile } from '../src/corpus/index';
 
 const REPO = path.resolve(__dirname, '..');
 const NSMC = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'), 'data', 'nsmc');

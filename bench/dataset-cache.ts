@@ -11,11 +11,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { NsmcCorpus, nsmcPath } from '../src/corpus/corpus';
-import { ClassificationDataset } from '../src/data/dataset';
+import { NsmcCorpus, nsmcPath } from '../src/corpus/index';
+import { ClassificationDataset } from '../src/data/index';
 import { writeJsonAtomic } from '../src/util/fsutil';
-import { DEFAULT_SETTINGS } from '../src/settings/settings';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { DEFAULT_SETTINGS } from '../src/settings/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'));

@@ -21,12 +21,10 @@ import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { parseArgs } from 'util';
 import { initBackend } from '../src/util/backend';
-import { readNsmcFile } from '../src/corpus/corpus';
+import { readNsmcFile } from '../src/corpus/index';
 import { writeJsonAtomic } from '../src/util/fsutil';
-import { BertForSequenceClassification } from '../src/model/bert';
-import { saveModel } from '../src/model/checkpoint';
-import { BertConfig } from '../src/model/config';
-import { SentenceClassifier } from '../src/train/classifier';
+import { BertForSequenceClassification, saveModel, BertConfig } from '../src/model/index';
+import { SentenceClassifier } from '../src/train/index';
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'));

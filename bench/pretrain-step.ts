@@ -15,9 +15,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { initBackend } from '../src/util/backend';
-import { pretrain, pretrainMetrics } from '../src/pretrain/pretrain';
-import type { PretrainSettings } from '../src/pretrain/pretrain-settings';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { pretrain, pretrainMetrics, type PretrainSettings } from '../src/pretrain/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 
 const { values } = parseArgs({
   options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, out: { type: 'string' } },

@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { BertTokenizer } from '../src/tokenizer/index';
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'));

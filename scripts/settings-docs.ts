@@ -6,7 +6,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../src/util/fsutil';
 import {
   DEFAULT_SETTINGS, SETTINGS_FIELDS, SETTINGS_FIELD_NAMES, SettingsGroup, describeSettings, settingAccepts,
-} from '../src/settings/settings';
+} from '../src/settings/index';
 
 const GROUPS: Record<SettingsGroup, string> = {
   model: 'Model and task',

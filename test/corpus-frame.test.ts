@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'path';
 import { NSMC_DIR } from './helpers';
 import { corpusStats, documentLengths, readNsmc } from '../src/corpus/corpus';
-import { frameHtml, labelCounts, lengthStats, toDataFrame } from '../src/corpus/corpus-frame';
+import { frameHtml, labelCounts, lengthStats, toDataFrame } from '../src/corpus/index';
 import { histogram, histogramSvg, niceTicks } from '../src/charts/histogram';
 
 const examples = readNsmc(path.join(NSMC_DIR, 'ratings_test.txt'));

@@ -15,7 +15,7 @@ import { NlpbookError } from '../src/util/errors';
 import { sha256File } from '../src/util/fsutil';
 import { progress } from '../src/util/progress';
 import { forEachCsvRecord, readCsvRecords } from '../src/corpus/pycsv';
-import { DEFAULT_SETTINGS } from '../src/settings/settings';
+import { DEFAULT_SETTINGS } from '../src/settings/index';
 
 const fixture = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'nsmc_csv.json'), 'utf8'));
 const TRAIN = path.join(NSMC_DIR, 'ratings_train.txt');

@@ -7,17 +7,17 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../src/util/backend';
-import { readNsmc } from '../src/corpus/corpus';
+import { readNsmc } from '../src/corpus/index';
 import { NlpbookError } from '../src/util/errors';
-import { evaluate } from '../src/evaluate/evaluate';
+import {
+  evaluate, evaluateModel, misclassified, misclassifiedFrame, findMetricsFile, readTrainingCurves, type ExampleRow,
+} from '../src/evaluate/index';
 import {
   accuracyByLength, analyzePredictions, averagePrecision, binIndex, calibrationCurve, precisionRecallCurve,
   reliabilityDiagram, rocAuc, rocCurve,
 } from '../src/evaluate/evaluation';
-import { evaluateModel, misclassified, misclassifiedFrame, type ExampleRow } from '../src/evaluate/evaluation-report';
-import { BertTokenizer, tokenLengths } from '../src/tokenizer/tokenizer';
-import { fit } from '../src/train/trainer';
-import { findMetricsFile, readTrainingCurves } from '../src/evaluate/training-curves';
+import { BertTokenizer, tokenLengths } from '../src/tokenizer/index';
+import { fit } from '../src/train/index';
 import { main } from '../src/cli/main';
 import { FIXTURES, jsonLines, KCBERT_DIR, runCli, tempDir } from './helpers';
 import { nsmcSlice, quickSettings } from './train-helpers';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../src/util/errors';
 import { fetchModel, FetchModelOptions, resolveModelDir } from '../src/model/hub';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { FIXTURES, KCBERT_DIR, tempDir } from './helpers';
 import { gitOid, HubServer, isLfs, sha256Hex, startHubServer } from './hub-server';
 

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../src/util/errors';
 import { hfHubCache, resolveModelDir } from '../src/model/hub';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR, SHARED, tempDir } from './helpers';
 
 const TMP = tempDir('nlpbook-hub-');

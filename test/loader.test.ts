@@ -5,13 +5,13 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, tf } from '../src/util/backend';
-import { NsmcCorpus } from '../src/corpus/corpus';
-import { ClassificationDataset } from '../src/data/dataset';
+import { NsmcCorpus } from '../src/corpus/index';
+import { ClassificationDataset } from '../src/data/index';
 import { NlpbookError } from '../src/util/errors';
 import { comparePadding, DataLoader, DataLoaderOptions, evaluationLoader, LoaderState, PlainBatch, trainingLoader } from '../src/data/loader';
 import { Rng } from '../src/util/random';
-import { DEFAULT_SETTINGS } from '../src/settings/settings';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { DEFAULT_SETTINGS } from '../src/settings/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR, NSMC_DIR, tempDir } from './helpers';
 
 const ROWS = 2000;

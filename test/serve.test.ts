@@ -13,11 +13,10 @@ import * as path from 'path';
 import { chromium } from 'playwright-core';
 import { initBackend } from '../src/util/backend';
 import { NlpbookError } from '../src/util/errors';
-import { SentenceClassifier, type Prediction } from '../src/train/classifier';
+import { SentenceClassifier, fit, type Prediction } from '../src/train/index';
 import { EXAMPLE_SENTENCES } from '../src/inference/serve-page';
-import { MAX_BODY_BYTES, MAX_TEXT_CHARS, startServer, type RunningServer } from '../src/inference/serve';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
-import { fit } from '../src/train/trainer';
+import { MAX_BODY_BYTES, MAX_TEXT_CHARS, startServer, type RunningServer } from '../src/inference/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR, REPO, runCli, tempDir } from './helpers';
 import { nsmcSlice, quickSettings } from './train-helpers';
 

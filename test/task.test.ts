@@ -4,15 +4,13 @@
 import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { initBackend, tf } from '../src/util/backend';
-import { NsmcCorpus } from '../src/corpus/corpus';
-import { ClassificationDataset } from '../src/data/dataset';
+import { NsmcCorpus } from '../src/corpus/index';
+import { ClassificationDataset, DataLoader, type TensorBatch } from '../src/data/index';
 import { NlpbookError } from '../src/util/errors';
-import { DataLoader, type TensorBatch } from '../src/data/loader';
-import { BertForSequenceClassification } from '../src/model/bert';
-import { crossEntropy } from '../src/task/optim/loss';
-import { makeSettings, type Settings } from '../src/settings/settings';
-import { ClassificationTask } from '../src/task/task';
-import { BertTokenizer } from '../src/tokenizer/tokenizer';
+import { BertForSequenceClassification } from '../src/model/index';
+import { crossEntropy, ClassificationTask } from '../src/task/index';
+import { makeSettings, type Settings } from '../src/settings/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR } from './helpers';
 import { nsmcSlice, TINY_BERT } from './train-helpers';
 

@@ -9,13 +9,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, tf } from '../src/util/backend';
 import { NlpbookError } from '../src/util/errors';
-import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/bert';
-import { ClassificationForwardGraph } from '../src/model/forward-graph';
+import { BertForMaskedLM, BertForSequenceClassification, ClassificationForwardGraph } from '../src/model/index';
 import { ClassificationTrainGraph, MlmTrainGraph, weightShapes, type TrainGraphOptions } from '../src/model/train-graph';
-import { clipGradNorm } from '../src/task/optim/clip';
-import { accuracy, crossEntropy, sparseCrossEntropy } from '../src/task/optim/loss';
-import { makeSettings } from '../src/settings/settings';
-import { ClassificationTask, type TaskBatch } from '../src/task/task';
+import { clipGradNorm, accuracy, crossEntropy, sparseCrossEntropy, ClassificationTask, type TaskBatch } from '../src/task/index';
+import { makeSettings } from '../src/settings/index';
 import { graphAvailable } from '../src/util/tfgraph/session';
 import { FIXTURES } from './helpers';
 

@@ -6,10 +6,9 @@
 import * as os from 'os';
 import { initBackend, tf } from '../util/backend';
 import { check } from '../util/errors';
-import { BertForSequenceClassification } from '../model/bert';
-import { BertConfig } from '../model/config';
-import { DEFAULT_SETTINGS } from '../settings/settings';
-import { ClassificationTask, type TaskBatch } from '../task/task';
+import { BertForSequenceClassification, BertConfig } from '../model/index';
+import { DEFAULT_SETTINGS } from '../settings/index';
+import { ClassificationTask, type TaskBatch } from '../task/index';
 
 export interface TrainBenchOptions {
   layers: number;

@@ -3,9 +3,9 @@
 //   nlpbook corpus stats [--root DIR] [--mirror URL_OR_DIR] [--empty keep|skip|error] [--json]
 import { parseArgs } from 'util';
 import { NlpbookError } from '../util/errors';
-import { CorpusStats, NsmcCorpus, SPLITS, Split } from '../corpus/corpus';
+import { CorpusStats, NsmcCorpus, SPLITS, Split } from '../corpus/index';
 import { formatBytes } from '../util/progress';
-import { DEFAULT_SETTINGS, Settings } from '../settings/settings';
+import { DEFAULT_SETTINGS, Settings } from '../settings/index';
 
 const USAGE = 'usage: nlpbook corpus fetch [--root DIR] [--mirror URL_OR_DIR] [--force] [--json] | nlpbook corpus stats [--root DIR] [--mirror URL_OR_DIR] [--empty keep|skip|error] [--json]';
 

@@ -1,8 +1,7 @@
 import * as fs from 'fs';
 import { parseArgs } from 'util';
-import { runCourse } from '../course/course';
-import { checkProfile, profileFromEnv } from '../course/course-path';
-import { loadSettings, parseSetArgs } from '../settings/settings';
+import { runCourse, checkProfile, profileFromEnv } from '../course/index';
+import { loadSettings, parseSetArgs } from '../settings/index';
 
 const USAGE = `usage: nlpbook course [--profile offline|book|tiny] [--config FILE] [--set key=value]...
 

@@ -1,7 +1,7 @@
 // `nlpbook evaluate`: scores a trained model folder on a labelled file in NSMC's format.
 import { parseArgs } from 'util';
 import { check } from '../util/errors';
-import { evaluate } from '../evaluate/evaluate';
+import { evaluate } from '../evaluate/index';
 import { optionalInt } from './inputs';
 
 const USAGE = `usage: nlpbook evaluate --model DIR --data TSV [--tokenizer DIR] [--max-length N] [--batch-size N] [--json]

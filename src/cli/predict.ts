@@ -1,7 +1,7 @@
 // `nlpbook predict`: the sentiment of texts with a trained model folder (course step 9).
 import { parseArgs } from 'util';
 import { check } from '../util/errors';
-import { predict } from '../inference/predict';
+import { predict } from '../inference/index';
 import { inputTexts, optionalInt } from './inputs';
 
 const USAGE = `usage: nlpbook predict --model DIR [--tokenizer DIR] [--max-length N] [--json] (--file FILE | TEXT...)

@@ -2,8 +2,7 @@
 // vocabulary (course step 3b), resuming a matching checkpoint and reusing a finished
 // model. Progress on stderr; the last stdout line is one JSON object.
 import { parseArgs } from 'util';
-import { pretrainSettingsFromCli } from '../pretrain/pretrain-settings';
-import { pretrain } from '../pretrain/pretrain';
+import { pretrainSettingsFromCli, pretrain } from '../pretrain/index';
 
 const USAGE = `usage: nlpbook pretrain [--config FILE] [--set key=value]...
 

@@ -3,12 +3,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { evaluationFigures } from '../charts/plotly';
-import { saveCharts } from '../charts/render';
+import { evaluationFigures, saveCharts } from '../charts/index';
 import { check } from '../util/errors';
-import { evaluateModel, misclassified } from '../evaluate/evaluation-report';
+import { evaluateModel, misclassified, findMetricsFile, readTrainingCurves } from '../evaluate/index';
 import { writeJsonAtomic } from '../util/fsutil';
-import { findMetricsFile, readTrainingCurves } from '../evaluate/training-curves';
 import { optionalInt } from './inputs';
 
 const USAGE = `usage: nlpbook report --model DIR --data TSV --out DIR [--metrics FILE] [--json] [options]

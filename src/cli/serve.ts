@@ -2,7 +2,7 @@
 // Runs until Ctrl+C (SIGINT) or SIGTERM, then closes the server and exits 0.
 import { parseArgs } from 'util';
 import { check } from '../util/errors';
-import { DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_TEXT_CHARS, startServer } from '../inference/serve';
+import { DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_TEXT_CHARS, startServer } from '../inference/index';
 import { optionalInt } from './inputs';
 
 const USAGE = `usage: nlpbook serve --model DIR [--port N] [--host H] [--tokenizer DIR] [--max-length N] [--quiet]

@@ -1,7 +1,7 @@
 // `nlpbook settings`: shows the effective settings (defaults <- --config <- --set),
 // or saves them as settings.json, so a run can be prepared and checked before it starts.
 import { parseArgs } from 'util';
-import { describeSettings, saveSettings, settingsFromCli } from '../settings/settings';
+import { describeSettings, saveSettings, settingsFromCli } from '../settings/index';
 
 export const command = {
   summary: 'show the effective settings ([--config FILE] [--set key=value]... [--json] [--save DIR])',

@@ -3,8 +3,8 @@
 import { parseArgs } from 'util';
 import { check } from '../util/errors';
 import { inputTexts } from './inputs';
-import { DEFAULT_SETTINGS } from '../settings/settings';
-import { BertTokenizer } from '../tokenizer/tokenizer';
+import { DEFAULT_SETTINGS } from '../settings/index';
+import { BertTokenizer } from '../tokenizer/index';
 
 const USAGE = `usage: nlpbook tokenize [--model DIR_OR_ID] [--max-length N] [--json] (--file FILE | TEXT...)
 

@@ -2,8 +2,8 @@
 // resuming a matching checkpoint in downstreamModelDir. Progress on stderr; the last
 // stdout line is one JSON object with the best model's folder and its validation scores.
 import { parseArgs } from 'util';
-import { settingsFromCli } from '../settings/settings';
-import { fit } from '../train/trainer';
+import { settingsFromCli } from '../settings/index';
+import { fit } from '../train/index';
 
 const USAGE = `usage: nlpbook train [--config FILE] [--set key=value]...
 

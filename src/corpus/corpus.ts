@@ -14,7 +14,7 @@ import { sha256 } from '../util/fsutil';
 import { download, DownloadError, fileSha256, hasSha256, isHttpUrl } from '../util/download';
 import { corpusMirror } from '../util/mirror';
 import { codePoints, forEachCsvRecord, NSMC_DIALECT, universalNewlines } from './pycsv';
-import type { Settings } from '../settings/settings';
+import type { Settings } from '../settings/index';
 
 export type Split = 'train' | 'test';
 export const SPLITS: readonly Split[] = ['train', 'test'];

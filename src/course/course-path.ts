@@ -13,16 +13,17 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { lastDir, readTrainerState, recoverLast } from '../train/checkpoints';
-import { NsmcCorpus, nsmcPath, readNsmcFile, SPLITS, type FetchResult, type Split } from '../corpus/corpus';
+import { lastDir, readTrainerState, recoverLast, fit, readMetrics, type FitOptions, type FitResult } from '../train/index';
+import { NsmcCorpus, nsmcPath, readNsmcFile, SPLITS, type FetchResult, type Split } from '../corpus/index';
 import { NlpbookError } from '../util/errors';
 import { writeFileAtomic } from '../util/fsutil';
-import { fetchModel } from '../model/hub';
-import { PRETRAIN_STATE_FORMAT, pretrain, readPretrainResult, type PretrainOptions, type PretrainResult, type PretrainState } from '../pretrain/pretrain';
-import { makePretrainSettings, pretrainConflicts, readSavedPretrainSettings, type PretrainSettings } from '../pretrain/pretrain-settings';
+import { fetchModel } from '../model/index';
+import {
+  PRETRAIN_STATE_FORMAT, pretrain, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
+  type PretrainOptions, type PretrainResult, type PretrainState, type PretrainSettings,
+} from '../pretrain/index';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles';
-import { DEFAULT_SETTINGS, makeSettings, type Settings } from '../settings/settings';
-import { fit, readMetrics, type FitOptions, type FitResult } from '../train/trainer';
+import { DEFAULT_SETTINGS, makeSettings, type Settings } from '../settings/index';
 
 /** The environment variable that picks the profile (the notebooks' one visible line names it). */
 export const PROFILE_ENV = 'NLPBOOK_PROFILE';

@@ -5,22 +5,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../util/backend';
-import { evaluationFigures } from '../charts/plotly';
-import { saveCharts } from '../charts/render';
-import { lineChartSvg } from '../charts/line';
-import { SPLITS } from '../corpus/corpus';
+import { evaluationFigures, saveCharts, lineChartSvg } from '../charts/index';
+import { SPLITS } from '../corpus/index';
 import { courseCorpus, courseFineTuned, coursePlan, coursePretrained, type StageEstimate } from './course-path';
-import { ClassificationDataset, type DatasetMode } from '../data/dataset';
-import type { EvaluationResult } from '../evaluate/evaluate';
-import { evaluateModel } from '../evaluate/evaluation-report';
+import { ClassificationDataset, comparePadding, type DatasetMode } from '../data/index';
+import { evaluateModel, readTrainingCurves, type EvaluationResult } from '../evaluate/index';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsutil';
-import { comparePadding } from '../data/loader';
 import { modelMirror } from '../util/mirror';
 import type { ProfileName } from './profiles';
-import { saveSettings, type Settings } from '../settings/settings';
-import { BertTokenizer } from '../tokenizer/tokenizer';
-import { readTrainingCurves } from '../evaluate/training-curves';
-import { metricsByType, type FitResult } from '../train/trainer';
+import { saveSettings, type Settings } from '../settings/index';
+import { BertTokenizer } from '../tokenizer/index';
+import { metricsByType, type FitResult } from '../train/index';
 
 export interface CourseOptions {
   profile?: ProfileName;

@@ -11,15 +11,13 @@ import {
   courseCorpus, courseFineTuned, coursePlan, coursePretrained, checkProfile, fineTunedReady, pretrainedReady, profileFromEnv,
   PROFILE_ENV, type CoursePlan, type StageEstimate,
 } from './course-path';
-import type { NsmcCorpus } from '../corpus/corpus';
+import type { NsmcCorpus } from '../corpus/index';
 import { NlpbookError } from '../util/errors';
-import { readPretrainResult, type PretrainResult } from '../pretrain/pretrain';
-import type { PretrainSettings } from '../pretrain/pretrain-settings';
+import { readPretrainResult, type PretrainResult, type PretrainSettings } from '../pretrain/index';
 import type { ProfileName } from './profiles';
-import type { Settings } from '../settings/settings';
-import { BertTokenizer } from '../tokenizer/tokenizer';
-import type { FitResult } from '../train/trainer';
-import { lastDir, readTrainerState } from '../train/checkpoints';
+import type { Settings } from '../settings/index';
+import { BertTokenizer } from '../tokenizer/index';
+import { lastDir, readTrainerState, type FitResult } from '../train/index';
 
 /** What each profile means, in the course's words. */
 const PROFILE_WORDS: Record<ProfileName, string> = {

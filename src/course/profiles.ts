@@ -4,8 +4,8 @@
 //  - book: the book exactly (beomi/kcbert-base from the hub, maxSeqLength 128, batch 32,
 //    lr 5e-5, 3 epochs), for a machine with internet (and ideally a GPU).
 //  - tiny: the same pipeline on a tiny model and a slice of NSMC, for the test suite.
-import type { PretrainSettings } from '../pretrain/pretrain-settings';
-import type { Settings } from '../settings/settings';
+import type { PretrainSettings } from '../pretrain/index';
+import type { Settings } from '../settings/index';
 
 export type ProfileName = 'offline' | 'book' | 'tiny';
 export const PROFILE_NAMES: readonly ProfileName[] = ['offline', 'book', 'tiny'];

@@ -18,9 +18,9 @@ import { check, NlpbookError } from '../util/errors';
 import { sha256, writeFileAtomic } from '../util/fsutil';
 import { progress } from '../util/progress';
 import { Rng } from '../util/random';
-import type { NsmcCorpus, Split } from '../corpus/corpus';
-import type { Settings } from '../settings/settings';
-import type { BertTokenizer } from '../tokenizer/tokenizer';
+import type { NsmcCorpus, Split } from '../corpus/index';
+import type { Settings } from '../settings/index';
+import type { BertTokenizer } from '../tokenizer/index';
 
 export type DatasetMode = 'train' | 'validation' | 'test';
 

@@ -9,7 +9,7 @@
 import { initBackend, tf } from '../util/backend';
 import { check, NlpbookError } from '../util/errors';
 import { Rng } from '../util/random';
-import type { Settings } from '../settings/settings';
+import type { Settings } from '../settings/index';
 
 /** What the loader needs from a dataset (ClassificationDataset has it). */
 export interface FeatureSource {

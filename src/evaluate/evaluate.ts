@@ -2,10 +2,10 @@
 // read with the corpus reader): accuracy, precision, recall and F1 of the positive class
 // (label 1), and the mean cross-entropy. What `nlpbook evaluate` prints; the test split
 // is scored only here, after training has made all its choices on the validation split.
-import { readNsmc, type Example } from '../corpus/corpus';
+import { readNsmc, type Example } from '../corpus/index';
 import { NlpbookError } from '../util/errors';
-import { argmaxRows, classificationScores, crossEntropyRow } from '../task/metrics';
-import { SentenceClassifier, type ClassifierOptions } from '../train/classifier';
+import { argmaxRows, classificationScores, crossEntropyRow } from '../task/index';
+import { SentenceClassifier, type ClassifierOptions } from '../train/index';
 import { progress } from '../util/progress';
 
 export interface EvaluationResult {

@@ -3,14 +3,13 @@
 // the curves and bins of evaluation.ts, and one row per example (text, label,
 // prediction, positive probability, token length) for looking at the mistakes.
 import type { DataFrame } from 'danfojs-node';
-import { readNsmc, type Example } from '../corpus/corpus';
-import { dfd } from '../corpus/corpus-frame';
+import { readNsmc, dfd, type Example } from '../corpus/index';
 import { check } from '../util/errors';
 import { evaluateExamples, type EvaluateOptions } from './evaluate';
 import { analyzePredictions, type PredictionAnalysis } from './evaluation';
-import { argmaxRows, softmaxRow } from '../task/metrics';
-import { SentenceClassifier } from '../train/classifier';
-import { tokenLengths } from '../tokenizer/tokenizer';
+import { argmaxRows, softmaxRow } from '../task/index';
+import { SentenceClassifier } from '../train/index';
+import { tokenLengths } from '../tokenizer/index';
 
 /** One scored example. */
 export interface ExampleRow {

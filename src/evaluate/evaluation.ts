@@ -4,7 +4,7 @@
 // average_precision_score, calibration_curve), tested against it
 // (scripts/fixtures/evaluation.py). Plain numbers on the host: no tensors needed.
 import { check, NlpbookError } from '../util/errors';
-import { confusion, scoresFromConfusion, type ClassificationScores, type Confusion } from '../task/metrics';
+import { confusion, scoresFromConfusion, type ClassificationScores, type Confusion } from '../task/index';
 
 /** Points of a ROC curve, thresholds decreasing; thresholds[0] is Infinity (nothing predicted positive), as in scikit-learn ≥ 1.3. */
 export interface RocCurve {

@@ -5,7 +5,7 @@
 // every line, so a broken file is named with its line number.
 import * as fs from 'fs';
 import * as path from 'path';
-import { METRICS_FILE } from '../train/checkpoints';
+import { METRICS_FILE } from '../train/index';
 import { NlpbookError } from '../util/errors';
 
 export interface TrainingCurves {

@@ -13,7 +13,7 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { performance } from 'perf_hooks';
 import { NlpbookError } from '../util/errors';
-import { SentenceClassifier, type ClassifierOptions, type Prediction } from '../train/classifier';
+import { SentenceClassifier, type ClassifierOptions, type Prediction } from '../train/index';
 import { demoPage } from './serve-page';
 
 export const DEFAULT_HOST = '127.0.0.1';

@@ -9,7 +9,7 @@ import { tf } from '../util/backend';
 import { NlpbookError } from '../util/errors';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsutil';
 import { resolveModelDir } from './hub';
-import { saveSettings, type Settings } from '../settings/settings';
+import { saveSettings, type Settings } from '../settings/index';
 import { BertConfig } from './config';
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors';
 import { TorchCheckpoint } from './torch-pickle';

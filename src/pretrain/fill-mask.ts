@@ -3,8 +3,8 @@
 // taught the model: "이 영화 정말 [MASK]" -> 재밌다? 최고? 별로?
 import { initBackend, tf } from '../util/backend';
 import { check } from '../util/errors';
-import type { BertForMaskedLM } from '../model/bert';
-import type { BertTokenizer } from '../tokenizer/tokenizer';
+import type { BertForMaskedLM } from '../model/index';
+import type { BertTokenizer } from '../tokenizer/index';
 
 export interface FillMaskCandidate {
   /** The WordPiece token ("##" marks a piece that continues a word). */

@@ -23,16 +23,16 @@
 // default; packing stays an option for long texts (textFiles).
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureCorpus, NsmcCorpus } from '../corpus/corpus';
+import { ensureCorpus, NsmcCorpus } from '../corpus/index';
 import { check, NlpbookError } from '../util/errors';
 import { sha256, sha256File } from '../util/fsutil';
-import type { FeatureSource } from '../data/loader';
+import type { FeatureSource } from '../data/index';
 import type { MaskingVocab } from './masking';
-import { readSafetensors, writeSafetensors } from '../model/safetensors';
+import { readSafetensors, writeSafetensors } from '../model/index';
 import type { PretrainSettings } from './pretrain-settings';
 import { progress } from '../util/progress';
 import { Rng } from '../util/random';
-import type { BertTokenizer } from '../tokenizer/tokenizer';
+import type { BertTokenizer } from '../tokenizer/index';
 
 /** Token sequences stored back to back: sequence i is ids[offsets[i] .. offsets[i+1]). */
 export class SequenceStore implements FeatureSource {

@@ -11,9 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../util/errors';
 import { writeJsonAtomic } from '../util/fsutil';
-import {
-  closestField, parseSetPairs, readSettingsJson, validateFields, type FieldRule, type FieldTable,
-} from '../settings/settings';
+import { closestField, parseSetPairs, readSettingsJson, validateFields, type FieldRule, type FieldTable } from '../settings/index';
 
 export interface PretrainSettings {
   // --- data ---

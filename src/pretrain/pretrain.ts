@@ -29,21 +29,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, tf } from '../util/backend';
-import {
-  checkpointsDir, lastDir, METRICS_FILE, OPTIMIZER_FILE, readOptimizerState, recoverLast, saveLastCheckpoint,
-} from '../train/checkpoints';
+import { checkpointsDir, lastDir, METRICS_FILE, OPTIMIZER_FILE, readOptimizerState, recoverLast, saveLastCheckpoint } from '../train/index';
 import { check, NlpbookError } from '../util/errors';
 import { writeJsonAtomic } from '../util/fsutil';
-import { DataLoader } from '../data/loader';
+import { DataLoader } from '../data/index';
 import { maskBatch, maskingVocab, type MaskingOptions, type MaskingVocab, type MlmBatch } from './masking';
-import { BertForMaskedLM } from '../model/bert';
-import { saveModel } from '../model/checkpoint';
-import { BertConfig } from '../model/config';
-import { MlmTrainGraph, skipPaddingPays, weightShapes } from '../model/train-graph';
-import { AdamW, type AdamWKernel } from '../task/optim/adamw';
-import { clipScale } from '../task/optim/clip';
-import { accuracy, sparseCrossEntropy } from '../task/optim/loss';
-import { linearSchedule, lrAt, type LinearSchedule } from '../task/optim/schedule';
+import { BertForMaskedLM, saveModel, BertConfig, MlmTrainGraph, skipPaddingPays, weightShapes } from '../model/index';
+import { AdamW, clipScale, accuracy, sparseCrossEntropy, linearSchedule, lrAt, type AdamWKernel, type LinearSchedule } from '../task/index';
 import { buildSequences, documentSources, holdOut, tokenizeDocuments, type SequenceStore } from './pretrain-data';
 import {
   PRETRAIN_SETTINGS_FILE, pretrainConflicts, pretrainOutputDir, readSavedPretrainSettings, savePretrainSettings,
@@ -52,8 +44,7 @@ import {
 import { progress } from '../util/progress';
 import { Rng } from '../util/random';
 import { graphAvailable } from '../util/tfgraph/session';
-import { BertTokenizer } from '../tokenizer/tokenizer';
-import { tokenizerFiles, writeTokenizerFiles } from '../tokenizer/tokenizer-files';
+import { BertTokenizer, tokenizerFiles, writeTokenizerFiles } from '../tokenizer/index';
 
 export const PRETRAIN_STATE_FORMAT = 'nlpbook-pretrain-state/1';
 export const PRETRAIN_RESULT_FILE = 'pretrain-result.json';

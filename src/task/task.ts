@@ -13,14 +13,13 @@
 // never waits for a number it does not need yet.
 import { tf } from '../util/backend';
 import { check } from '../util/errors';
-import type { BertForSequenceClassification } from '../model/bert';
-import { ClassificationTrainGraph, skipPaddingPays, weightShapes } from '../model/train-graph';
+import { ClassificationTrainGraph, skipPaddingPays, weightShapes, type BertForSequenceClassification } from '../model/index';
 import { AdamW, adamWOptions, type AdamWKernel } from './optim/adamw';
 import { clipScale, globalNorm } from './optim/clip';
 import { accuracy, crossEntropy } from './optim/loss';
 import { linearSchedule, lrAt, type LinearSchedule } from './optim/schedule';
 import { Rng, type RngState } from '../util/random';
-import type { Settings } from '../settings/settings';
+import type { Settings } from '../settings/index';
 import { graphAvailable } from '../util/tfgraph/session';
 
 /** The settings the task uses. */

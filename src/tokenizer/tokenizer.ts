@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError, check } from '../util/errors';
 import { sha256, writeFileAtomic } from '../util/fsutil';
-import { fetchModel } from '../model/hub';
+import { fetchModel } from '../model/index';
 
 // The CJS build: `require` keeps this working under CommonJS, tsx and tslab alike.
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -8,12 +8,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, tf } from '../util/backend';
 import { NlpbookError } from '../util/errors';
-import { argmaxRows, softmaxRow } from '../task/metrics';
-import { BertForSequenceClassification } from '../model/bert';
-import { ClassificationForwardGraph } from '../model/forward-graph';
-import { skipPaddingPays, weightShapes } from '../model/train-graph';
+import { argmaxRows, softmaxRow } from '../task/index';
+import { BertForSequenceClassification, ClassificationForwardGraph, skipPaddingPays, weightShapes } from '../model/index';
 import { graphAvailable } from '../util/tfgraph/session';
-import { BertTokenizer } from '../tokenizer/tokenizer';
+import { BertTokenizer } from '../tokenizer/index';
 
 /** Default longest input when the model folder has no settings.json (the book's max_seq_length). */
 export const DEFAULT_MAX_LENGTH = 128;

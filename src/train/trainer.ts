@@ -18,20 +18,14 @@ import {
   bestDir, checkpointName, checkpointsDir, lastDir, METRICS_FILE, OPTIMIZER_FILE, readOptimizerState, recoverLast,
   resumeConflicts, saveLastCheckpoint, syncRankedFolders, type RankedCheckpoint, type TrainerState, type ValidationResult,
 } from './checkpoints';
-import { ensureCorpus } from '../corpus/corpus';
-import { ClassificationDataset, type CorpusSource } from '../data/dataset';
+import { ensureCorpus } from '../corpus/index';
+import { ClassificationDataset, evaluationLoader, trainingLoader, type CorpusSource, type DataLoader } from '../data/index';
 import { check, NlpbookError } from '../util/errors';
-import { evaluationLoader, trainingLoader, type DataLoader } from '../data/loader';
-import { classificationScores } from '../task/metrics';
-import { fetchModel } from '../model/hub';
-import { BertForSequenceClassification } from '../model/bert';
-import { loadWeights } from '../model/checkpoint';
-import type { AdamWKernel } from '../task/optim/adamw';
+import { classificationScores, ClassificationTask, type AdamWKernel } from '../task/index';
+import { fetchModel, BertForSequenceClassification, loadWeights } from '../model/index';
 import { progress, type Progress } from '../util/progress';
-import { saveSettings, validateSettings, type Settings } from '../settings/settings';
-import { ClassificationTask } from '../task/task';
-import { BertTokenizer } from '../tokenizer/tokenizer';
-import { tokenizerFiles } from '../tokenizer/tokenizer-files';
+import { saveSettings, validateSettings, type Settings } from '../settings/index';
+import { BertTokenizer, tokenizerFiles } from '../tokenizer/index';
 
 /** NSMC's classes by label index (config.json's id2label of the trained model). */
 export const NSMC_LABELS = ['negative', 'positive'] as const;

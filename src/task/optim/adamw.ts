@@ -16,7 +16,7 @@
 // Both match PyTorch to float32 rounding (test/optim.test.ts).
 import { tf } from '../../util/backend';
 import { check, NlpbookError } from '../../util/errors';
-import type { Settings } from '../../settings/settings';
+import type { Settings } from '../../settings/index';
 import type { NamedTensors } from './clip';
 import { applyAdam, ApplyAdamScalars, nativeKernelsAvailable, ResourceVariable } from './tf-kernels';
 

@@ -4,7 +4,7 @@
 // The book's ratsnlp code builds an ExponentialLR that Lightning steps once per
 // epoch, so its rate barely moves during fine-tuning. Ours really steps: the trainer
 // asks for lrAt(step) before every optimizer step.
-import type { Settings } from '../../settings/settings';
+import type { Settings } from '../../settings/index';
 import { check } from '../../util/errors';
 
 export interface LinearSchedule {
