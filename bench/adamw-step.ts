@@ -1,6 +1,6 @@
 // How long one optimizer step takes on parameters shaped like kcbert-base (~109M
 // floats) and like a 2-layer, hidden-128 BERT, for both AdamW kernels of
-// src/optim/adamw.ts ('ops': tfjs ops; 'fused': TensorFlow's ResourceApplyAdam), with
+// src/task/optim/adamw.ts ('ops': tfjs ops; 'fused': TensorFlow's ResourceApplyAdam), with
 // and without global-norm clipping, next to the reference in the same run:
 // torch.optim.AdamW (+ clip_grad_norm_, single-tensor and foreach) in CPython on the
 // same shapes and threads. Each side interleaves its contenders round by round, so a

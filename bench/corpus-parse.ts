@@ -1,4 +1,4 @@
-// How long reading NSMC takes: this library's reader (src/corpus.ts, Python csv
+// How long reading NSMC takes: this library's reader (src/corpus/corpus.ts, Python csv
 // semantics) next to the reference, ratsnlp's NsmcCorpus way in CPython
 // (list(csv.reader(...)) + the unpacking loop), on the same machine in one run.
 // Usage: node --import tsx bench/corpus-parse.ts [--repeat 5]

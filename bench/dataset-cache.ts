@@ -1,5 +1,5 @@
 // How long the features of the training split take: building them (tokenizing every
-// sentence, src/dataset.ts) and loading them back from the cache, next to the reference,
+// sentence, src/data/dataset.ts) and loading them back from the cache, next to the reference,
 // ratsnlp's ClassificationDataset in CPython on the same texts in the same run:
 // BertTokenizer (slow, as the book uses it) with padding="max_length", InputFeatures,
 // torch.save / torch.load of the cache. The fast (Rust) tokenizer is timed too, for scale.

@@ -1,5 +1,5 @@
 // Throughput probe (not a test) for MLM pretraining on this machine: real (non-padding)
-// tokens per second of the real pretraining loop (src/pretrain.ts: masking, forward and
+// tokens per second of the real pretraining loop (src/pretrain/pretrain.ts: masking, forward and
 // backward at the masked positions, clipping, AdamW) for a few model sizes, sequence
 // lengths, batch sizes, one document per sequence vs packed. NSMC training documents,
 // kcbert's vocabulary. Each case runs `--steps` steps; the first window (warm-up: kernel
@@ -101,7 +101,7 @@ function label(c: Case): string {
     });
   }
   const summary = {
-    what: 'MLM pretraining loop (src/pretrain.ts): real tokens/s after the first window, NSMC train documents, kcbert vocab (30000)',
+    what: 'MLM pretraining loop (src/pretrain/pretrain.ts): real tokens/s after the first window, NSMC train documents, kcbert vocab (30000)',
     steps, window, rounds, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null }, backend: backend.backend, threads: backend.threads, cores: os.cpus().length, cpu: os.cpus()[0]?.model,
     node: process.version, loadAverageBefore: loadBefore.map((x) => +x.toFixed(2)), loadAverageAfter: os.loadavg().map((x) => +x.toFixed(2)),
     date: new Date().toISOString(), results,

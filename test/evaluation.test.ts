@@ -1,4 +1,4 @@
-// Step 8's numbers: the curves and bins of src/evaluation.ts against scikit-learn
+// Step 8's numbers: the curves and bins of src/evaluate/evaluation.ts against scikit-learn
 // (test/fixtures/evaluation.json, made by scripts/fixtures/evaluation.py), a real trainer
 // log read into training curves, a real (tiny) model scored on a slice of NSMC with its
 // misclassified table, and one-line errors for bad input.

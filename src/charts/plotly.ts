@@ -339,7 +339,7 @@ export function lineFigure(series: readonly LineFigureSeries[], options: LineFig
   };
 }
 
-/** What evaluationFigures needs: an analysis (evaluation.ts), optionally with per-example rows. */
+/** What evaluationFigures needs: an analysis (evaluate/evaluation.ts), optionally with per-example rows. */
 export interface FigureInputs {
   accuracy: number;
   confusion: Confusion;

@@ -15,7 +15,7 @@ pretrain-result.json. A rerun with the same settings resumes an interrupted run
 (checkpoints/last, saved every checkpointEveryMinutes and on Ctrl+C) or returns the
 finished model.
 
-  --config FILE       pretraining settings JSON (fields: src/pretrain-settings.ts)
+  --config FILE       pretraining settings JSON (fields: src/pretrain/pretrain-settings.ts)
   --set key=value     override one setting, e.g. --set steps=2000 --set minutes=25`;
 
 export const command = {

@@ -1,5 +1,5 @@
 // A pandas-like look at the corpus for the notebook, with danfojs (the JavaScript
-// pandas). Kept apart from src/corpus.ts because danfojs-node loads TensorFlow: the
+// pandas). Kept apart from src/corpus/corpus.ts because danfojs-node loads TensorFlow: the
 // CLI and the training code do not need it.
 import type { DataFrame } from 'danfojs-node';
 import type { Example } from './corpus';

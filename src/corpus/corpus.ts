@@ -5,7 +5,7 @@
 //   - Cache first: a file whose sha256 is right is never downloaded again (unless
 //     forceDownload), so runs after the first need no network at all.
 //   - Reading: exactly Python's csv.reader(open(path, encoding="utf-8"), delimiter="\t",
-//     quotechar='"') (see src/pycsv.ts), then every row is checked: 3 columns, label 0/1.
+//     quotechar='"') (see src/corpus/pycsv.ts), then every row is checked: 3 columns, label 0/1.
 import * as fs from 'fs';
 import { isUtf8, transcode } from 'buffer';
 import * as path from 'path';

@@ -1,5 +1,5 @@
 // The course's path through its steps, shared by the main job (`nlpbook course`) and
-// the notebooks: which profile (src/profiles.ts), where its folders are, and for each
+// the notebooks: which profile (src/course/profiles.ts), where its folders are, and for each
 // long step whether its result is already on disk (reused as it is) or must be computed
 // — in which case the time it will take is measured first, on this machine.
 //

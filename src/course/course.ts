@@ -1,7 +1,7 @@
 // The main job: the whole course pipeline, one step after another, the way the notebooks
 // go: settings → corpus → (pretraining) → tokenizer → features → fine-tuning → one
 // evaluation on the test split → report. Each step logs a line on stderr; the result is
-// one plain object (the CLI prints it as its last stdout line). Profiles: src/profiles.ts.
+// one plain object (the CLI prints it as its last stdout line). Profiles: src/course/profiles.ts.
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../util/backend';

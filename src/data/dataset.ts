@@ -24,10 +24,10 @@ import type { BertTokenizer } from '../tokenizer/index';
 
 export type DatasetMode = 'train' | 'validation' | 'test';
 
-/** What the dataset needs from a corpus: src/corpus.ts's NsmcCorpus. */
+/** What the dataset needs from a corpus: src/corpus/corpus.ts's NsmcCorpus. */
 export type CorpusSource = Pick<NsmcCorpus, 'examples' | 'fingerprint'>;
 
-/** What the dataset needs from a tokenizer: src/tokenizer.ts's BertTokenizer. */
+/** What the dataset needs from a tokenizer: src/tokenizer/tokenizer.ts's BertTokenizer. */
 export type TokenizerSource = Pick<BertTokenizer, 'encode' | 'padTokenId' | 'name' | 'fingerprint'>;
 
 export type DatasetSettings = Pick<

@@ -22,7 +22,7 @@ export interface EvaluateOptions extends ClassifierOptions {
   batchSize?: number;
   /** Progress on stderr (default true). */
   progress?: boolean;
-  /** Receives the class scores, flat [examples, 2] in input order (per-example reports: src/evaluation.ts). */
+  /** Receives the class scores, flat [examples, 2] in input order (per-example reports: src/evaluate/evaluation.ts). */
   onLogits?: (logits: Float32Array) => void;
 }
 

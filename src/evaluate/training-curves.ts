@@ -1,7 +1,7 @@
 // The trainer's log (metrics.jsonl, one JSON object per line) as series for the training
 // charts: loss and accuracy every logEverySteps optimizer steps ("train" lines) and the
 // validation scores at the end of each epoch ("validation" lines). Other line types
-// (pretraining's "heldout") are skipped. Unlike trainer.ts's readMetrics this checks
+// (pretraining's "heldout") are skipped. Unlike train/trainer.ts's readMetrics this checks
 // every line, so a broken file is named with its line number.
 import * as fs from 'fs';
 import * as path from 'path';

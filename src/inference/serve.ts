@@ -1,7 +1,7 @@
 // `nlpbook serve` (course step 9): a trained classifier behind a small web page and a
 // JSON API, on Node's own http module.
 //
-//   GET  /             the demo page (src/serve-page.ts)
+//   GET  /             the demo page (src/inference/serve-page.ts)
 //   POST /api/predict  {"text": "..."} -> {"text","label","positive_prob","logits","ms"}
 //   GET  /api/health   {"status":"ok","model",...}
 //

@@ -1,6 +1,6 @@
 // One training step of BertForSequenceClassification (fine-tuning) or BertForMaskedLM
 // (pretraining) — forward, loss, backward, global-norm clipping — as a single TensorFlow
-// graph (src/tfgraph), run in one native call. Both share the encoder's graph (encoderGraph). The math
+// graph (src/util/tfgraph), run in one native call. Both share the encoder's graph (encoderGraph). The math
 // is the eager model's (encoder.ts, ops.ts), rearranged only where the result is the same
 // (e.g. softmax backward, the word-embedding gradient summed per distinct id before it is
 // scattered), with the same dropout masks for the same seed; test/train-graph.test.ts
@@ -374,9 +374,9 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
 }
 
 /**
- * The global norm of `grads`, as clip.ts globalNorm computes it (sqrt(Σ 2·L2Loss(g)),
+ * The global norm of `grads`, as task/optim/clip.ts globalNorm computes it (sqrt(Σ 2·L2Loss(g)),
  * doubling after the sum: exact in float), and the gradients clipped to `maxGradNorm` as
- * clip.ts clipCoefficient does: each times min(maxNorm · (1 / (norm + 1e-6)), 1). 0: not clipped.
+ * task/optim/clip.ts clipCoefficient does: each times min(maxNorm · (1 / (norm + 1e-6)), 1). 0: not clipped.
  */
 function normAndClip(g: GraphBuilder, o: BertGraphOps, grads: Sym[], maxGradNorm: number): { gradNorm: Sym; clipped: Sym[] } {
   const halfSquares = grads.map((t) => g.node('L2Loss', [t], { T: { type: 'float32' } })[0]);

@@ -6,7 +6,7 @@
 // fine-tuning run resumes. Pretraining fields (model size, masking) mean nothing there;
 // a pretrained model is an INPUT to fine-tuning (settings.pretrainedModelName = the
 // folder), just like kcbert-base. So pretraining gets its own table, validated by the
-// same machinery (settings.ts's validateFields), with the same one-line errors.
+// same machinery (settings/settings.ts's validateFields), with the same one-line errors.
 import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../util/errors';
@@ -174,7 +174,7 @@ export const PRETRAIN_TABLE: FieldTable<PretrainSettings> = {
   fields: PRETRAIN_FIELDS,
   defaults: DEFAULT_PRETRAIN_SETTINGS,
   example: 'pretraining settings like {"steps": 2000}',
-  listedBy: 'src/pretrain-settings.ts (PRETRAIN_FIELDS)',
+  listedBy: 'src/pretrain/pretrain-settings.ts (PRETRAIN_FIELDS)',
 };
 
 /** The file the settings are saved as, next to the pretrained model and in its checkpoints. */

@@ -8,7 +8,7 @@
 //     mask ~15% of the tokens (masking.ts; the masks are a function of seed and step)
 //     scores = BertForMaskedLM(masked batch, dropout on) at the chosen positions only
 //     loss   = cross-entropy against the original tokens; MLM accuracy alongside
-//     AdamW step with clipping and the linear warmup/decay schedule (src/optim)
+//     AdamW step with clipping and the linear warmup/decay schedule (src/task/optim)
 //   at the end: the model in Hugging Face layout + a held-out MLM loss/accuracy
 //
 // The output folder (settings.outputDir, default data/pretrained/mlm-L<layers>-H<hidden>):
@@ -19,7 +19,7 @@
 //                                           its presence means "finished")
 //   metrics.jsonl                           one line per logEverySteps steps, one held-out line
 //   checkpoints/last/                       while training: weights, AdamW moments and state
-//                                           for an exact resume (checkpoints.ts); removed when done
+//                                           for an exact resume (train/checkpoints.ts); removed when done
 //
 // The pooler: BertForMaskedLM has none (nor does transformers'); there is no
 // next-sentence task here that could train one. Fine-tuning therefore starts the pooler

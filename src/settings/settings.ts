@@ -127,7 +127,7 @@ export type SettingsGroup = 'model' | 'corpus' | 'features' | 'training' | 'chec
 
 /**
  * What a value of one field must be. Shared by every settings-like object of the
- * course (these Settings, the pretraining settings of src/pretrain-settings.ts), so
+ * course (these Settings, the pretraining settings of src/pretrain/pretrain-settings.ts), so
  * they all validate and word their one-line errors the same way.
  */
 export interface FieldRule {

@@ -103,7 +103,7 @@ export class BertTokenizer {
 
   /**
    * Loads a tokenizer by hub id or folder, like `BertTokenizer.from_pretrained`: a local folder,
-   * the model mirror, Python's Hugging Face cache, or a download from the hub into that cache (see hub.ts).
+   * the model mirror, Python's Hugging Face cache, or a download from the hub into that cache (see model/hub.ts).
    */
   static async fromPretrained(nameOrDir: string, options: { modelMirror?: string | null } = {}): Promise<BertTokenizer> {
     // tokenizer_config.json is optional, as in transformers: readTokenizerConfig has the BERT defaults.
