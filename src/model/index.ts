@@ -1,4 +1,4 @@
-// Step 3: the pretrained model. BERT on TensorFlow.js with Hugging Face's names, loaded
+// Step 3b: the pretrained model. BERT on TensorFlow.js with Hugging Face's names, loaded
 // from and saved to Hugging Face folders, found in a mirror, Python's cache or the hub.
 // Notebook 03b-pretrained-model (03a-pretraining builds one from scratch with these parts).
 export { BertConfig, type HiddenAct } from './config';
