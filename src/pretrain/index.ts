@@ -6,7 +6,7 @@ export {
   type PretrainOptions, type PretrainResult, type PretrainState,
 } from './pretrain';
 export {
-  DEFAULT_PRETRAIN_SETTINGS, describePretrainSettings, makePretrainSettings, pretrainConflicts, pretrainSettingsFromCli,
+  DEFAULT_PRETRAIN_SETTINGS, describePretrainSettings, makePretrainSettings, pretrainConflicts, PRETRAIN_SCHEMA, pretrainSettingsFromCli,
   readSavedPretrainSettings, type PretrainSettings,
 } from './pretrain-settings';
 export { maskCandidates, maskingVocab, maskSequence } from './masking';
