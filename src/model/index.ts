@@ -12,3 +12,9 @@ export { fetchModel, hfHubCache, type FetchModelOptions } from './hub';
 // Whole training and inference steps as single TensorFlow graphs (the task, pretraining and inference run them).
 export { ClassificationTrainGraph, MlmTrainGraph, skipPaddingPays, weightShapes } from './train-graph';
 export { ClassificationForwardGraph } from './forward-graph';
+// ELECTRA (replaced-token detection), the second pretraining objective: the eager model and its one-graph step.
+export {
+  corrupt, DEFAULT_DISCRIMINATOR_WEIGHT, ElectraForPreTraining, electraSeeds, GENERATOR_LAYERS_FIELD, generatorLayersOf,
+  type ElectraInputs, type ElectraLosses, type ElectraLossOptions,
+} from './electra';
+export { ElectraTrainGraph, type ElectraTrainGraphOptions, type ElectraTrainGraphResult } from './electra-graph';

@@ -378,7 +378,7 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
  * doubling after the sum: exact in float), and the gradients clipped to `maxGradNorm` as
  * task/optim/clip.ts clipCoefficient does: each times min(maxNorm · (1 / (norm + 1e-6)), 1). 0: not clipped.
  */
-function normAndClip(g: GraphBuilder, o: BertGraphOps, grads: Sym[], maxGradNorm: number): { gradNorm: Sym; clipped: Sym[] } {
+export function normAndClip(g: GraphBuilder, o: BertGraphOps, grads: Sym[], maxGradNorm: number): { gradNorm: Sym; clipped: Sym[] } {
   const halfSquares = grads.map((t) => g.node('L2Loss', [t], { T: { type: 'float32' } })[0]);
   const gradNorm = g.node('Sqrt', [g.mul(g.addN(halfSquares), o.scalar(2))], { T: { type: 'float32' } })[0];
   if (!(maxGradNorm > 0)) return { gradNorm, clipped: grads };
