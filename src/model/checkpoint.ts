@@ -12,7 +12,7 @@ import { resolveModelDir } from './hub';
 import { saveSettings, type Settings } from '../settings/index';
 import { BertConfig } from './config';
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors';
-import { TorchCheckpoint } from './torch-pickle';
+import { TorchCheckpoint, type CheckpointLimits } from './torch-pickle';
 
 export const WEIGHTS_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
 /** Tokenizer files copied next to a saved model (the ones present). */
@@ -47,15 +47,63 @@ export interface LoadReport {
   warnings: string[];
 }
 
-/** The weights file in `dir`: model.safetensors, else pytorch_model.bin. */
-export function openWeights(dir: string): TensorSource {
+/** Largest safetensors header (JSON) read: about 150 bytes per tensor, so 16 MiB is ~100,000 tensors. */
+const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The most tensor bytes a checkpoint for a model with these parameter shapes can need: every
+ * parameter as float64 (8 bytes), plus one more copy of the largest (an MLM decoder stored apart
+ * from the word embeddings) and 16 MiB for small heads and buffers (pooler, NSP, position_ids).
+ * A float32 checkpoint of the model is under half of it. Bounds each storage and their sum.
+ */
+export function weightsByteLimit(shapes: Iterable<readonly number[]>): number {
+  let total = 0;
+  let largest = 0;
+  for (const shape of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    total += n;
+    largest = Math.max(largest, n);
+  }
+  return 8 * (total + largest) + 16 * 1024 * 1024;
+}
+
+/**
+ * The weights file in `dir`: model.safetensors, else pytorch_model.bin. `limits` (loadWeights
+ * and loadPretrained pass weightsByteLimit of the model) bound what is read before anything is
+ * allocated: the pickle and the safetensors header, each storage and their sum.
+ */
+export function openWeights(dir: string, limits: CheckpointLimits = {}): TensorSource {
   if (!fs.existsSync(dir)) throw new NlpbookError(`model folder not found: ${dir}`);
   if (!fs.statSync(dir).isDirectory()) throw new NlpbookError(`${dir}: expected a model folder, found a file`);
   const safetensors = path.join(dir, 'model.safetensors');
-  if (fs.existsSync(safetensors)) return SafetensorsFile.open(safetensors);
+  if (fs.existsSync(safetensors)) {
+    checkSafetensorsHeader(safetensors, limits.maxHeaderBytes ?? MAX_HEADER_BYTES);
+    return SafetensorsFile.open(safetensors);
+  }
   const bin = path.join(dir, 'pytorch_model.bin');
-  if (fs.existsSync(bin)) return TorchCheckpoint.open(bin);
+  if (fs.existsSync(bin)) return TorchCheckpoint.open(bin, limits);
   throw new NlpbookError(`${dir}: no weights file (expected ${WEIGHTS_FILES.join(' or ')})`);
+}
+
+/** Refuses a safetensors file whose header length (its first 8 bytes) is over `max`, before the header is read. */
+function checkSafetensorsHeader(file: string, max: number): void {
+  const head = Buffer.alloc(8);
+  const fd = fs.openSync(file, 'r');
+  let size: number;
+  try {
+    size = fs.fstatSync(fd).size;
+    if (fs.readSync(fd, head, 0, 8, 0) < 8) return; // too short: SafetensorsFile.open says so
+  } finally {
+    fs.closeSync(fd);
+  }
+  const n = head.readBigUInt64LE(0);
+  // Past the end of the file: SafetensorsFile.open says that (truncated), without reading it.
+  if (n > BigInt(max) && n <= BigInt(size - 8)) throw new NlpbookError(`${file}: header length ${n} is over ${max} bytes, more than a model's tensor list needs; refusing to read it`);
+}
+
+/** The bound openWeights applies for a model with these parameter shapes. */
+function limitsFor(shapes: Iterable<readonly number[]>, configFile: string): CheckpointLimits {
+  return { maxBytes: weightsByteLimit(shapes), maxBytesFor: `what a model of ${configFile} can hold` };
 }
 
 /** Legacy TF-era names: LayerNorm.gamma/beta are LayerNorm.weight/bias. */
@@ -146,7 +194,7 @@ function checkShapes(source: TensorSource, byName: Map<string, string>, shapes: 
  * current values. Prints transformers-style warnings to stderr unless `quiet`.
  */
 export function loadWeights(model: CheckpointModel, dir: string, options: { quiet?: boolean; ignoreMismatchedSizes?: boolean } = {}): LoadReport {
-  const source = openWeights(dir);
+  const source = openWeights(dir, limitsFor([...model.weights.values()].map((v) => v.shape), 'its config'));
   try {
     const names = [...model.weights.keys()];
     const { byName, unexpected } = matchKeys(source.names(), names);
@@ -199,9 +247,9 @@ export function loadPretrained<M extends CheckpointModel>(cls: ModelClass<M>, na
   if (options.numLabels !== undefined || options.labels !== undefined) {
     config = config.withLabels(options.numLabels ?? options.labels!.length, options.labels);
   }
-  const source = openWeights(dir);
+  const shapes = cls.paramShapes(config);
+  const source = openWeights(dir, limitsFor(shapes.values(), configFile));
   try {
-    const shapes = cls.paramShapes(config);
     const names = [...shapes.keys()];
     const { byName, unexpected } = matchKeys(source.names(), names);
     const mismatchedKeys = checkShapes(source, byName, shapes, configFile, options.ignoreMismatchedSizes);
