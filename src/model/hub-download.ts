@@ -12,12 +12,17 @@
 // after the last commit that touched each file (Python uses the revision's commit, so files
 // would scatter over several folders), writes no refs/, prints to stdout (breaking --json
 // output) and offers no progress.
+//
+// Every hub response is watched while its body arrives: no byte for NLPBOOK_DOWNLOAD_TIMEOUT
+// seconds (default 60) aborts it, and a download's temp file is removed on every failure,
+// also when the process is interrupted (Ctrl+C) mid-download.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Readable, Transform } from 'stream';
 import { pipeline } from 'stream/promises';
 import type { PathInfo } from '@huggingface/hub';
+import { downloadIdleTimeoutMs, removeOnInterrupt, seconds } from '../util/download';
 import { tempPathFor, writeFileAtomic } from '../util/fsutil';
 import { progress as makeProgress } from '../util/progress';
 
@@ -44,6 +49,8 @@ export interface HubDownloadRequest {
   progress: boolean;
   /** Give up on a request whose response headers take longer than this. */
   timeoutMs: number;
+  /** Give up on a response body that sends no byte for this long (default: NLPBOOK_DOWNLOAD_TIMEOUT seconds, else 60 s). */
+  idleTimeoutMs?: number;
 }
 
 /** Files of this size or more get a progress bar. */
@@ -54,8 +61,8 @@ const PROGRESS_MIN_BYTES = 1_000_000;
  * the URL and the HTTP status, the network error, or what was wrong with the file.
  */
 export class HubAttemptError extends Error {
-  /** `network`: the hub could not be reached at all (no answer), rather than answering "no". */
-  constructor(readonly attempt: string, readonly network = false) {
+  /** `network`: the hub could not be reached at all (no answer), rather than answering "no"; `detail`: the why alone. */
+  constructor(readonly attempt: string, readonly network = false, readonly detail = attempt) {
     super(attempt);
     this.name = 'HubAttemptError';
   }
@@ -75,10 +82,11 @@ export async function downloadToCache(request: HubDownloadRequest): Promise<stri
   // eslint-disable-next-line @typescript-eslint/no-var-requires
   const hub: typeof import('@huggingface/hub') = require('@huggingface/hub');
   const { repo, revision, endpoint } = request;
+  const idleMs = request.idleTimeoutMs ?? downloadIdleTimeoutMs();
   const common = {
     hubUrl: endpoint,
     accessToken: request.token,
-    fetch: requestFetch(request.timeoutMs),
+    fetch: requestFetch(request.timeoutMs, idleMs),
   };
 
   // The commit the revision names now: all files come from it, so the snapshot is consistent.
@@ -146,18 +154,25 @@ async function storeFile(hub: Hub, common: Common, request: HubDownloadRequest, 
   const blob = path.join(repoDir, 'blobs', etag);
 
   if (request.forceDownload || fileSize(blob) !== info.size) {
-    const content = await apiCall(() => hub.downloadFile({ ...common, repo: { type: 'model', name: request.repo }, path: info.path, revision: commit }));
+    // The file's requests get their own signal: an interrupt aborts them.
+    const abort = new AbortController();
+    const fetch = requestFetch(request.timeoutMs, request.idleTimeoutMs ?? downloadIdleTimeoutMs(), abort.signal);
+    const content = await apiCall(() => hub.downloadFile({ ...common, fetch, repo: { type: 'model', name: request.repo }, path: info.path, revision: commit }));
     if (!content) return false;
-    await saveVerified(content, blob, info, url, request.progress);
+    await saveVerified(content, blob, info, url, request.progress, abort);
   }
   linkIntoSnapshot(blob, pointer);
   return true;
 }
 
-/** Streams `content` to `dest` through a temp file; keeps it only when size and hash match the hub's. */
-async function saveVerified(content: Blob, dest: string, info: PathInfo, url: string, showProgress: boolean): Promise<void> {
+/**
+ * Streams `content` to `dest` through a temp file; keeps it only when size and hash match the hub's.
+ * The temp file goes on every failure, and on an interrupt (which also aborts `abort`'s requests).
+ */
+async function saveVerified(content: Blob, dest: string, info: PathInfo, url: string, showProgress: boolean, abort: AbortController): Promise<void> {
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   const tmp = tempPathFor(dest);
+  const forget = removeOnInterrupt(tmp, (why) => abort.abort(new HubAttemptError(`${url} (${why})`, true, why)));
   const sha256 = crypto.createHash('sha256');
   // A git object id is sha1("blob <size>\0" + bytes): checkable for files outside LFS too.
   const gitSha1 = crypto.createHash('sha1').update(`blob ${info.size}\0`);
@@ -174,9 +189,12 @@ async function saveVerified(content: Blob, dest: string, info: PathInfo, url: st
   });
   try {
     try {
-      await pipeline(Readable.fromWeb(content.stream() as import('stream/web').ReadableStream), check, fs.createWriteStream(tmp));
+      await pipeline(Readable.fromWeb(content.stream() as import('stream/web').ReadableStream), check, fs.createWriteStream(tmp), { signal: abort.signal });
     } catch (e) {
-      throw new HubAttemptError(`${url} (download failed: ${reason(e)})`, true);
+      // A stalled or interrupted body: the watchdog's or the interrupt's reason, not the stream's echo of it.
+      const cause = abort.signal.aborted ? abort.signal.reason : e;
+      const why = cause instanceof HubAttemptError ? cause.detail : reason(cause);
+      throw new HubAttemptError(`${url} (download failed: ${why} after ${bytes} of ${info.size} bytes)`, true, why);
     } finally {
       bar.stop();
     }
@@ -186,6 +204,7 @@ async function saveVerified(content: Blob, dest: string, info: PathInfo, url: st
     fs.renameSync(tmp, dest);
   } finally {
     fs.rmSync(tmp, { force: true });
+    forget();
   }
 }
 
@@ -206,23 +225,63 @@ function linkIntoSnapshot(blob: string, pointer: string): void {
 }
 
 /**
- * `fetch` for the library: a time limit for the response headers (a hung server should not
- * hang a notebook), and network failures that name the request.
+ * `fetch` for the library: a time limit for the response headers and one for each pause in
+ * the body (a hung server must not hang a notebook), network failures that name the request,
+ * and `signal` (an interrupt) aborting it at any point.
  */
-function requestFetch(timeoutMs: number): typeof fetch {
+function requestFetch(timeoutMs: number, idleMs: number, signal?: AbortSignal): typeof fetch {
   return async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const what = `${init?.method ?? 'GET'} ${url.split('?')[0]}`;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const stop = (why: string): void => controller.abort(new HubAttemptError(`${what} (${why})`, true, why));
+    // The library's own signal and ours abort this request too.
+    const outer = [init?.signal, signal].filter((s): s is AbortSignal => !!s);
+    for (const s of outer) {
+      if (s.aborted) controller.abort(s.reason);
+      else s.addEventListener('abort', () => controller.abort(s.reason), { once: true });
+    }
+    const timer = setTimeout(() => stop(`no response in ${seconds(timeoutMs)}`), timeoutMs);
+    let response: Response;
     try {
-      return await fetch(input, { ...init, signal: init?.signal ?? controller.signal });
+      response = await fetch(input, { ...init, signal: controller.signal });
     } catch (e) {
-      const why = controller.signal.aborted ? `no response in ${Math.round(timeoutMs / 1000)} s` : `network error: ${reason(e)}`;
-      throw new HubAttemptError(`${init?.method ?? 'GET'} ${url.split('?')[0]} (${why})`, true);
+      if (controller.signal.aborted && controller.signal.reason instanceof HubAttemptError) throw controller.signal.reason;
+      throw new HubAttemptError(`${what} (network error: ${reason(e)})`, true);
     } finally {
       clearTimeout(timer);
     }
+    return watchBody(response, idleMs, () => stop(`no data for ${seconds(idleMs)}`));
   };
+}
+
+/**
+ * `response` with a body that calls `onIdle` (which aborts the request) when no byte comes for
+ * `idleMs`: the library reads bodies (JSON answers, file bytes) without a time limit of its own.
+ */
+function watchBody(response: Response, idleMs: number, onIdle: () => void): Response {
+  if (!response.body) return response;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    clearTimeout(timer);
+    // unref: a body nobody reads (a probe the library cancels) must not keep the process alive.
+    timer = setTimeout(onIdle, idleMs).unref();
+  };
+  arm();
+  const body = response.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, out) {
+      arm();
+      out.enqueue(chunk);
+    },
+    flush() {
+      clearTimeout(timer);
+    },
+  }));
+  const watched = new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  // The library reads the URL (error messages, redirects) off the response.
+  Object.defineProperty(watched, 'url', { value: response.url });
+  Object.defineProperty(watched, 'redirected', { value: response.redirected });
+  return watched;
 }
 
 /** Runs a library call; its HubApiError becomes "URL (HTTP status: message)". */

@@ -1,8 +1,10 @@
 // Downloads a file safely: stream to a temp file beside the destination, check the
 // size (Content-Length) and, when known, the sha256, then rename into place. On any
 // failure the temp file is removed and a good file already at the destination is left
-// as it was. The source is an http(s) URL, or a local path / file:// URL (a mirror
-// folder), copied with the same checks. Used for the corpus and the model files.
+// as it was; so it is when the process is interrupted (Ctrl+C, SIGTERM) or exits mid-way.
+// A server that stops sending fails the download after NLPBOOK_DOWNLOAD_TIMEOUT seconds
+// without a byte (default 60). The source is an http(s) URL, or a local path / file://
+// URL (a mirror folder), copied with the same checks. Used for the corpus and the model files.
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
@@ -22,7 +24,7 @@ export interface DownloadOptions {
   progress?: boolean;
   /** Name on the progress bar (default: the file name). */
   label?: string;
-  /** Give up when no data arrives for this long (default 60 s). */
+  /** Give up when no data arrives for this long (default: NLPBOOK_DOWNLOAD_TIMEOUT seconds, else 60 s). */
   timeoutMs?: number;
   /** Most redirects to follow (default 10). */
   maxRedirects?: number;
@@ -64,8 +66,10 @@ function localPath(source: string): string {
 export async function download(source: string, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   const tmp = tempPathFor(dest);
+  const controller = new AbortController();
+  const forget = removeOnInterrupt(tmp, (why) => controller.abort(new DownloadError(source, 'network', why)));
   try {
-    const got = isHttpUrl(source) ? await fetchHttp(source, tmp, options) : await copyLocal(source, tmp, options);
+    const got = isHttpUrl(source) ? await fetchHttp(source, tmp, options, controller.signal) : await copyLocal(source, tmp, options, controller.signal);
     const expected = options.sha256?.toLowerCase();
     if (expected && got.sha256 !== expected) {
       throw new DownloadError(source, 'sha256', `sha256 mismatch: expected ${expected}, got ${got.sha256} (${got.bytes} bytes)`);
@@ -75,9 +79,75 @@ export async function download(source: string, dest: string, options: DownloadOp
     return { source: got.source, dest, bytes: got.bytes, sha256: got.sha256 };
   } catch (e) {
     fs.rmSync(tmp, { force: true });
+    if (controller.signal.aborted) throw controller.signal.reason;
     if (e instanceof NlpbookError) throw e;
     throw new DownloadError(source, 'io', oneLine(e));
+  } finally {
+    forget();
   }
+}
+
+/** Seconds without a byte after which a download gives up: NLPBOOK_DOWNLOAD_TIMEOUT, else 60. */
+export function downloadIdleTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.NLPBOOK_DOWNLOAD_TIMEOUT;
+  if (raw === undefined || raw.trim() === '') return 60_000;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new NlpbookError(`NLPBOOK_DOWNLOAD_TIMEOUT: expected seconds (a number > 0), got ${JSON.stringify(raw)}`);
+  return Math.ceil(seconds * 1000);
+}
+
+/** "1.5 s", "60 s": a timeout for a message. */
+export function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+// --- temp files of running downloads ---------------------------------------------------
+// A temp file must not outlive its download, also when the process is interrupted: Node's
+// default for SIGINT/SIGTERM/SIGHUP is to die at once, without running any finally block.
+// From the first download on, a handler removes the temp files of running downloads and
+// aborts them; when it is the only handler for that signal it then ends the process by the
+// same signal, as Node's default would. Where the program has its own handler (a training
+// loop's graceful stop, a notebook kernel), that one decides, and the downloads fail with
+// "interrupted (SIGINT)". The handler stays installed once added: removing it when a download
+// ends could swallow a Ctrl+C that arrived just before (Node has caught it, not yet run it).
+
+const running = new Map<string, (why: string) => void>();
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+let watching = false;
+
+function removeRunning(): void {
+  for (const file of running.keys()) fs.rmSync(file, { force: true });
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  const aborts = [...running.values()];
+  removeRunning();
+  running.clear();
+  for (const abort of aborts) abort(`interrupted (${signal})`);
+  if (process.listenerCount(signal) === 1) {
+    // Alone: do what the signal does without any handler (end the process by it).
+    for (const s of SIGNALS) process.off(s, onSignal);
+    process.off('exit', removeRunning);
+    watching = false;
+    process.kill(process.pid, signal);
+  }
+}
+
+/**
+ * Removes `file` (a download's temp file) if the process is interrupted or exits before the
+ * returned function is called, and calls `abort` on an interrupt. Call the returned function
+ * when the download is over (it removes nothing).
+ */
+export function removeOnInterrupt(file: string, abort: (why: string) => void = () => {}): () => void {
+  if (!watching) {
+    for (const signal of SIGNALS) process.on(signal, onSignal);
+    process.on('exit', removeRunning);
+    watching = true;
+  }
+  running.set(file, abort);
+  return () => {
+    running.delete(file);
+  };
 }
 
 interface Received {
@@ -86,40 +156,59 @@ interface Received {
   sha256: string;
 }
 
-/** Streams `body` into `tmp`, hashing and counting on the way. */
-async function receive(body: NodeJS.ReadableStream, tmp: string, bar: Progress): Promise<{ bytes: number; sha256: string }> {
+/** A body that sent nothing for the download timeout. */
+class Stalled extends Error {}
+
+/**
+ * Streams `body` into `tmp`, hashing and counting on the way. With `idleMs`, a body that sends
+ * no byte for that long fails with Stalled; `signal` aborts it (an interrupt).
+ */
+async function receive(body: NodeJS.ReadableStream, tmp: string, bar: Progress, signal: AbortSignal, idleMs?: number): Promise<{ bytes: number; sha256: string }> {
   const hash = crypto.createHash('sha256');
   let bytes = 0;
+  const idle = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (): void => {
+    if (idleMs === undefined) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => idle.abort(new Stalled(`no data for ${seconds(idleMs)}`)), idleMs);
+  };
   const tap = new Transform({
     transform(chunk: Buffer, _enc, done) {
+      arm();
       hash.update(chunk);
       bytes += chunk.length;
       bar.update(bytes);
       done(null, chunk);
     },
   });
+  arm();
   try {
-    await pipeline(body, tap, fs.createWriteStream(tmp));
+    await pipeline(body, tap, fs.createWriteStream(tmp), { signal: AbortSignal.any([signal, idle.signal]) });
   } catch (e) {
     // Say how far it got: the caller turns a short body into "truncated at N of M bytes".
-    throw Object.assign(e as Error, { received: bytes });
+    const why = idle.signal.aborted ? idle.signal.reason : signal.aborted ? signal.reason : e;
+    throw Object.assign(why as Error, { received: bytes });
   } finally {
+    clearTimeout(timer);
     bar.stop();
   }
   return { bytes, sha256: hash.digest('hex') };
 }
 
-async function fetchHttp(url: string, tmp: string, options: DownloadOptions): Promise<Received> {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const { response, finalUrl } = await request(url, url, options.maxRedirects ?? 10, timeoutMs);
+async function fetchHttp(url: string, tmp: string, options: DownloadOptions, signal: AbortSignal): Promise<Received> {
+  const timeoutMs = options.timeoutMs ?? downloadIdleTimeoutMs();
+  const { response, finalUrl } = await request(url, url, options.maxRedirects ?? 10, timeoutMs, signal);
   const lengthHeader = response.headers['content-length'];
   const total = lengthHeader !== undefined ? Number(lengthHeader) : -1;
   const bar = makeProgress(total, options.label ?? path.basename(new URL(finalUrl).pathname), options.progress ?? false, { unit: 'bytes' });
   let got: { bytes: number; sha256: string };
   try {
-    got = await receive(response, tmp, bar);
+    got = await receive(response, tmp, bar, signal, timeoutMs);
   } catch (e) {
     const received = (e as { received?: number }).received ?? 0;
+    if (e instanceof DownloadError) throw e; // interrupted
+    if (e instanceof Stalled) throw new DownloadError(url, 'network', `${e.message} after ${received}${total >= 0 ? ` of ${total}` : ''} bytes`);
     if (total >= 0 && received < total) throw new DownloadError(url, 'truncated', `truncated at ${received} of ${total} bytes (${oneLine(e)})`);
     throw new DownloadError(url, 'network', `network error after ${received} bytes (${oneLine(e)})`);
   }
@@ -135,6 +224,7 @@ function request(
   url: string,
   redirectsLeft: number,
   timeoutMs: number,
+  signal: AbortSignal,
 ): Promise<{ response: http.IncomingMessage; finalUrl: string }> {
   return new Promise((resolve, reject) => {
     let target: URL;
@@ -146,7 +236,9 @@ function request(
     }
     const client = target.protocol === 'https:' ? https : http;
     // identity: the Content-Length check and the sha256 are about the file's own bytes
-    const req = client.get(target, { headers: { 'user-agent': 'nlpbook-ts', 'accept-encoding': 'identity' } }, (res) => {
+    const req = client.get(target, { headers: { 'user-agent': 'nlpbook-ts', 'accept-encoding': 'identity' }, signal }, (res) => {
+      // From here the body's own watchdog (receive) says when the server stalls.
+      req.setTimeout(0);
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
       if ([301, 302, 303, 307, 308].includes(status) && location) {
@@ -155,7 +247,7 @@ function request(
           reject(new DownloadError(original, 'http', `too many redirects (last: ${url})`));
           return;
         }
-        request(original, new URL(location, target).toString(), redirectsLeft - 1, timeoutMs).then(resolve, reject);
+        request(original, new URL(location, target).toString(), redirectsLeft - 1, timeoutMs, signal).then(resolve, reject);
         return;
       }
       if (status !== 200) {
@@ -166,13 +258,13 @@ function request(
       }
       resolve({ response: res, finalUrl: url });
     });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no data for ${Math.round(timeoutMs / 1000)} s`)));
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no response for ${seconds(timeoutMs)}`)));
     // Before a response: a network error. After it, the body stream reports the error.
     req.on('error', (e) => reject(new DownloadError(original, 'network', `network error (${oneLine(e)})`)));
   });
 }
 
-async function copyLocal(source: string, tmp: string, options: DownloadOptions): Promise<Received> {
+async function copyLocal(source: string, tmp: string, options: DownloadOptions, signal: AbortSignal): Promise<Received> {
   const file = localPath(source);
   let size: number;
   try {
@@ -186,8 +278,9 @@ async function copyLocal(source: string, tmp: string, options: DownloadOptions):
   const bar = makeProgress(size, options.label ?? path.basename(file), options.progress ?? false, { unit: 'bytes' });
   let got: { bytes: number; sha256: string };
   try {
-    got = await receive(fs.createReadStream(file), tmp, bar);
+    got = await receive(fs.createReadStream(file), tmp, bar, signal);
   } catch (e) {
+    if (e instanceof DownloadError) throw e; // interrupted
     throw new DownloadError(source, 'io', `copy failed after ${(e as { received?: number }).received ?? 0} of ${size} bytes (${oneLine(e)})`);
   }
   // The local twin of the Content-Length check: the file must not change under us.
