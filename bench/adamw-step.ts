@@ -1,6 +1,6 @@
 // How long one optimizer step takes on parameters shaped like kcbert-base (~109M
 // floats) and like a 2-layer, hidden-128 BERT, for both AdamW kernels of
-// src/optim/adamw.ts ('ops': tfjs ops; 'fused': TensorFlow's ResourceApplyAdam), with
+// src/task/optim/adamw.ts ('ops': tfjs ops; 'fused': TensorFlow's ResourceApplyAdam), with
 // and without global-norm clipping, next to the reference in the same run:
 // torch.optim.AdamW (+ clip_grad_norm_, single-tensor and foreach) in CPython on the
 // same shapes and threads. Each side interleaves its contenders round by round, so a
@@ -12,10 +12,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { initBackend, tf } from '../src/backend';
-import { writeJsonAtomic } from '../src/fsutil';
-import { AdamW } from '../src/optim/adamw';
-import { clipScale } from '../src/optim/clip';
+import { initBackend, tf } from '../src/util/backend';
+import { writeJsonAtomic } from '../src/util/fsutil';
+import { AdamW, clipScale } from '../src/task/index';
 
 const REPO = path.resolve(__dirname, '..');
 const { values } = parseArgs({

@@ -4,9 +4,8 @@
 // batch 32 × 64 tokens. Also forward-only and no-dropout variants, to see where time goes.
 // Prints one JSON object per line; wall time and CPU time (the machine may be shared).   node --import tsx bench/bert-step.ts [--steps 20]
 import { parseArgs } from 'util';
-import { tf, initBackend } from '../src/backend';
-import { BertForSequenceClassification } from '../src/model/bert';
-import { BertConfig } from '../src/model/config';
+import { tf, initBackend } from '../src/util/backend';
+import { BertForSequenceClassification, BertConfig } from '../src/model/index';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '20' }, layers: { type: 'string', default: '2' },
   hidden: { type: 'string', default: '128' }, heads: { type: 'string', default: '4' }, batch: { type: 'string', default: '32' }, length: { type: 'string', default: '64' } } });

@@ -1,4 +1,4 @@
-// How long reading NSMC takes: this library's reader (src/corpus.ts, Python csv
+// How long reading NSMC takes: this library's reader (src/corpus/corpus.ts, Python csv
 // semantics) next to the reference, ratsnlp's NsmcCorpus way in CPython
 // (list(csv.reader(...)) + the unpacking loop), on the same machine in one run.
 // Usage: node --import tsx bench/corpus-parse.ts [--repeat 5]
@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { readNsmcFile } from '../src/corpus';
+import { readNsmcFile } from '../src/corpus/index';
 
 const REPO = path.resolve(__dirname, '..');
 const NSMC = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'), 'data', 'nsmc');

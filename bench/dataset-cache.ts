@@ -1,5 +1,5 @@
 // How long the features of the training split take: building them (tokenizing every
-// sentence, src/dataset.ts) and loading them back from the cache, next to the reference,
+// sentence, src/data/dataset.ts) and loading them back from the cache, next to the reference,
 // ratsnlp's ClassificationDataset in CPython on the same texts in the same run:
 // BertTokenizer (slow, as the book uses it) with padding="max_length", InputFeatures,
 // torch.save / torch.load of the cache. The fast (Rust) tokenizer is timed too, for scale.
@@ -11,11 +11,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { NsmcCorpus, nsmcPath } from '../src/corpus';
-import { ClassificationDataset } from '../src/dataset';
-import { writeJsonAtomic } from '../src/fsutil';
-import { DEFAULT_SETTINGS } from '../src/settings';
-import { BertTokenizer } from '../src/tokenizer';
+import { NsmcCorpus, nsmcPath } from '../src/corpus/index';
+import { ClassificationDataset } from '../src/data/index';
+import { writeJsonAtomic } from '../src/util/fsutil';
+import { DEFAULT_SETTINGS } from '../src/settings/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'));

@@ -20,13 +20,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
 import { parseArgs } from 'util';
-import { initBackend } from '../src/backend';
-import { readNsmcFile } from '../src/corpus';
-import { writeJsonAtomic } from '../src/fsutil';
-import { BertForSequenceClassification } from '../src/model/bert';
-import { saveModel } from '../src/model/checkpoint';
-import { BertConfig } from '../src/model/config';
-import { SentenceClassifier } from '../src/predict';
+import { initBackend } from '../src/util/backend';
+import { readNsmcFile } from '../src/corpus/index';
+import { writeJsonAtomic } from '../src/util/fsutil';
+import { BertForSequenceClassification, saveModel, BertConfig } from '../src/model/index';
+import { SentenceClassifier } from '../src/train/index';
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'));

@@ -1,5 +1,5 @@
 // Throughput probe (not a test) for MLM pretraining on this machine: real (non-padding)
-// tokens per second of the real pretraining loop (src/pretrain.ts: masking, forward and
+// tokens per second of the real pretraining loop (src/pretrain/pretrain.ts: masking, forward and
 // backward at the masked positions, clipping, AdamW) for a few model sizes, sequence
 // lengths, batch sizes, one document per sequence vs packed. NSMC training documents,
 // kcbert's vocabulary. Each case runs `--steps` steps; the first window (warm-up: kernel
@@ -14,10 +14,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { initBackend } from '../src/backend';
-import { pretrain, pretrainMetrics } from '../src/pretrain';
-import type { PretrainSettings } from '../src/pretrain-settings';
-import { BertTokenizer } from '../src/tokenizer';
+import { initBackend } from '../src/util/backend';
+import { pretrain, pretrainMetrics, type PretrainSettings } from '../src/pretrain/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 
 const { values } = parseArgs({
   options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, out: { type: 'string' } },
@@ -102,7 +101,7 @@ function label(c: Case): string {
     });
   }
   const summary = {
-    what: 'MLM pretraining loop (src/pretrain.ts): real tokens/s after the first window, NSMC train documents, kcbert vocab (30000)',
+    what: 'MLM pretraining loop (src/pretrain/pretrain.ts): real tokens/s after the first window, NSMC train documents, kcbert vocab (30000)',
     steps, window, rounds, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null }, backend: backend.backend, threads: backend.threads, cores: os.cpus().length, cpu: os.cpus()[0]?.model,
     node: process.version, loadAverageBefore: loadBefore.map((x) => +x.toFixed(2)), loadAverageAfter: os.loadavg().map((x) => +x.toFixed(2)),
     date: new Date().toISOString(), results,

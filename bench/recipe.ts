@@ -16,12 +16,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { coursePlan, measurePretraining } from '../src/course-path';
-import { parsePretrainSetArgs } from '../src/pretrain-settings';
-import { pretrain, type PretrainResult } from '../src/pretrain';
-import { makeSettings, parseSetArgs } from '../src/settings';
-import { BertTokenizer } from '../src/tokenizer';
-import { fit } from '../src/trainer';
+import { coursePlan, measurePretraining } from '../src/course/course-path';
+import { pretrain, type PretrainResult } from '../src/pretrain/index';
+import { parsePretrainSetArgs } from '../src/pretrain/pretrain-settings';
+import { makeSettings, parseSetArgs } from '../src/settings/index';
+import { BertTokenizer } from '../src/tokenizer/index';
+import { fit } from '../src/train/index';
 
 const { values } = parseArgs({
   options: {

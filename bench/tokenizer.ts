@@ -1,5 +1,5 @@
 // How fast our tokenizer is next to Python's: all 150,000 NSMC training sentences, truncated to
-// 128 tokens (the settings' maxSeqLength), with src/tokenizer.ts and, in the same run on the same
+// 128 tokens (the settings' maxSeqLength), with src/tokenizer/tokenizer.ts and, in the same run on the same
 // machine, Hugging Face's Rust BertTokenizerFast in one batch call (bench/tokenizer_py.py).
 // Usage: node --import tsx bench/tokenizer.ts [--max-length 128] [--slow-sample 10000]
 //   (NLPBOOK_PYTHON picks the Python; default .venv/bin/python)
@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { BertTokenizer } from '../src/tokenizer';
+import { BertTokenizer } from '../src/tokenizer/index';
 
 const REPO = path.resolve(__dirname, '..');
 const SHARED = path.resolve(process.env.NLPBOOK_SHARED ?? path.join(REPO, '..', 'shared'));
@@ -37,7 +37,7 @@ function timeOurs() {
     ids = encoded.reduce((n, e) => n + e.inputIds.length, 0);
   }
   return {
-    tokenizer: 'src/tokenizer.ts (@huggingface/tokenizers, one thread)',
+    tokenizer: 'src/tokenizer/tokenizer.ts (@huggingface/tokenizers, one thread)',
     sentences: texts.length,
     ids,
     seconds: round(runs[0], 3),

@@ -20,7 +20,7 @@ import * as cp from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
 import { parseArgs } from 'util';
-import { writeJsonAtomic } from '../src/fsutil';
+import { writeJsonAtomic } from '../src/util/fsutil';
 
 const REPO = path.resolve(__dirname, '..');
 const { values } = parseArgs({

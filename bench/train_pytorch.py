@@ -2,7 +2,7 @@
 for `nlpbook bench train` (bench/train-vs-pytorch.ts runs both).
 
 Same work as ours: random init, train mode (dropout on), the same batch recipe
-(src/train-bench.ts benchBatch), cross-entropy, backward, clip_grad_norm_(1.0),
+(src/bench/train-bench.ts benchBatch), cross-entropy, backward, clip_grad_norm_(1.0),
 torch.optim.AdamW (lr 5e-5, eps 1e-6, weight decay 0.01 except biases and LayerNorm
 weights) with the linear warmup schedule, zero_grad. Threads: --threads (default 2).
 

@@ -15,8 +15,8 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { exportPost } from '../src/export/write-post';
 import { slugFor, today } from '../src/export/post';
-import { NlpbookError } from '../src/errors';
-import { writeFileAtomic } from '../src/fsutil';
+import { NlpbookError } from '../src/util/errors';
+import { writeFileAtomic } from '../src/util/fsutil';
 
 const REPO = path.resolve(__dirname, '..');
 const COMMAND = 'npm run notebooks';

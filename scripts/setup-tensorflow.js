@@ -7,7 +7,7 @@
 //   1. official: tfjs-node's own scripts/install.js (downloads libtensorflow 2.9.1)
 //   2. wheel:    libtensorflow from the tensorflow-cpu wheel that `pip download` finds
 //                (a local wheel index works), then the addon is built from source
-//   3. none:     a one-line notice; src/backend.ts then falls back to wasm
+//   3. none:     a one-line notice; src/util/backend.ts then falls back to wasm
 // It never fails the install. NLPBOOK_TF_ROUTE=official|wheel|none picks one route.
 'use strict';
 const fs = require('fs');

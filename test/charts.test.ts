@@ -5,15 +5,14 @@ import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { analyzePredictions } from '../src/evaluation';
-import { NlpbookError } from '../src/errors';
+import { analyzePredictions, type TrainingCurves } from '../src/evaluate/index';
+import { NlpbookError } from '../src/util/errors';
 import {
   confusionMatrixFigure, evaluationFigures, FONT_FAMILY, histogramFigure, lineFigure, rocFigure, trainingCurveFigure, type PlotlyFigure,
 } from '../src/charts/plotly';
 import { histogram } from '../src/charts/histogram';
 import { findChromium, PngRenderer, pngSize, saveCharts } from '../src/charts/render';
 import { chartOutputMode, displayBundle, figureBundle, showFigure } from '../src/charts/show';
-import type { TrainingCurves } from '../src/training-curves';
 import { decodePng, darkPixels, rows, type Image } from './png-decode';
 import { FIXTURES, NSMC_DIR, tempDir } from './helpers';
 

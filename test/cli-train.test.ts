@@ -8,13 +8,9 @@ import * as assert from 'node:assert/strict';
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend } from '../src/backend';
-import { readTrainerState } from '../src/checkpoints';
-import { BertModel } from '../src/model/bert';
-import { saveModel } from '../src/model/checkpoint';
-import { BertConfig } from '../src/model/config';
-import { readSafetensors } from '../src/model/safetensors';
-import { readMetrics } from '../src/trainer';
+import { initBackend } from '../src/util/backend';
+import { readTrainerState, readMetrics } from '../src/train/index';
+import { BertModel, saveModel, BertConfig, readSafetensors } from '../src/model/index';
 import { jsonLines, KCBERT_DIR, REPO, runCli, tempDir } from './helpers';
 import { nsmcSlice, TINY_BERT, tinyPretrainedFolder } from './train-helpers';
 

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'path';
 import { NSMC_DIR } from './helpers';
-import { corpusStats, documentLengths, readNsmc } from '../src/corpus';
-import { frameHtml, labelCounts, lengthStats, toDataFrame } from '../src/corpus-frame';
+import { corpusStats, documentLengths, readNsmc } from '../src/corpus/corpus';
+import { frameHtml, labelCounts, lengthStats, toDataFrame } from '../src/corpus/index';
 import { histogram, histogramSvg, niceTicks } from '../src/charts/histogram';
 
 const examples = readNsmc(path.join(NSMC_DIR, 'ratings_test.txt'));

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { profileFromEnv } from '../src/course-path';
-import { openCourse } from '../src/notebook-course';
+import { profileFromEnv } from '../src/course/index';
+import { openCourse } from '../src/course/index';
 import { jsonLines, runCli, SHARED, tempDir } from './helpers';
 
 test('nlpbook course --profile tiny runs every step and ends with one JSON line', { timeout: 5 * 60 * 1000 }, () => {

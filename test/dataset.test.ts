@@ -4,11 +4,11 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NsmcCorpus } from '../src/corpus';
-import { ClassificationDataset, DatasetMode, lengthStats, splitTrainValidation } from '../src/dataset';
-import { NlpbookError } from '../src/errors';
-import { DEFAULT_SETTINGS, Settings } from '../src/settings';
-import { BertTokenizer } from '../src/tokenizer';
+import { NsmcCorpus } from '../src/corpus/index';
+import { ClassificationDataset, DatasetMode, lengthStats, splitTrainValidation } from '../src/data/dataset';
+import { NlpbookError } from '../src/util/errors';
+import { DEFAULT_SETTINGS, Settings } from '../src/settings/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR, NSMC_DIR, tempDir } from './helpers';
 
 const TRAIN_ROWS = 3000;

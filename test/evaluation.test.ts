@@ -1,4 +1,4 @@
-// Step 8's numbers: the curves and bins of src/evaluation.ts against scikit-learn
+// Step 8's numbers: the curves and bins of src/evaluate/evaluation.ts against scikit-learn
 // (test/fixtures/evaluation.json, made by scripts/fixtures/evaluation.py), a real trainer
 // log read into training curves, a real (tiny) model scored on a slice of NSMC with its
 // misclassified table, and one-line errors for bad input.
@@ -6,18 +6,18 @@ import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend } from '../src/backend';
-import { readNsmc } from '../src/corpus';
-import { NlpbookError } from '../src/errors';
-import { evaluate } from '../src/evaluate';
+import { initBackend } from '../src/util/backend';
+import { readNsmc } from '../src/corpus/index';
+import { NlpbookError } from '../src/util/errors';
+import {
+  evaluate, evaluateModel, misclassified, misclassifiedFrame, findMetricsFile, readTrainingCurves, type ExampleRow,
+} from '../src/evaluate/index';
 import {
   accuracyByLength, analyzePredictions, averagePrecision, binIndex, calibrationCurve, precisionRecallCurve,
   reliabilityDiagram, rocAuc, rocCurve,
-} from '../src/evaluation';
-import { evaluateModel, misclassified, misclassifiedFrame, type ExampleRow } from '../src/evaluation-report';
-import { BertTokenizer, tokenLengths } from '../src/tokenizer';
-import { fit } from '../src/trainer';
-import { findMetricsFile, readTrainingCurves } from '../src/training-curves';
+} from '../src/evaluate/evaluation';
+import { BertTokenizer, tokenLengths } from '../src/tokenizer/index';
+import { fit } from '../src/train/index';
 import { main } from '../src/cli/main';
 import { FIXTURES, jsonLines, KCBERT_DIR, runCli, tempDir } from './helpers';
 import { nsmcSlice, quickSettings } from './train-helpers';

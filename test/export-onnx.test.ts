@@ -6,12 +6,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { tf, initBackend } from '../src/backend';
-import { NlpbookError } from '../src/errors';
-import { BertForSequenceClassification } from '../src/model/bert';
-import { saveModel } from '../src/model/checkpoint';
-import { SentenceClassifier } from '../src/predict';
-import { BertTokenizer } from '../src/tokenizer';
+import { tf, initBackend } from '../src/util/backend';
+import { NlpbookError } from '../src/util/errors';
+import { BertForSequenceClassification, saveModel } from '../src/model/index';
+import { SentenceClassifier } from '../src/train/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { bertClassifierToOnnx, exportOnnx, ONNX_MODEL_FILE } from '../src/export/onnx';
 import { FIXTURES, jsonLines, KCBERT_DIR, NSMC_DIR, runCli, tempDir } from './helpers';
 

@@ -5,9 +5,9 @@ import { after, before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NlpbookError } from '../src/errors';
-import { fetchModel, FetchModelOptions, resolveModelDir } from '../src/hub';
-import { BertTokenizer } from '../src/tokenizer';
+import { NlpbookError } from '../src/util/errors';
+import { fetchModel, FetchModelOptions, resolveModelDir } from '../src/model/hub';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { FIXTURES, KCBERT_DIR, tempDir } from './helpers';
 import { gitOid, HubServer, isLfs, sha256Hex, startHubServer } from './hub-server';
 

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NlpbookError } from '../src/errors';
-import { hfHubCache, resolveModelDir } from '../src/hub';
-import { BertTokenizer } from '../src/tokenizer';
+import { NlpbookError } from '../src/util/errors';
+import { hfHubCache, resolveModelDir } from '../src/model/hub';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR, SHARED, tempDir } from './helpers';
 
 const TMP = tempDir('nlpbook-hub-');

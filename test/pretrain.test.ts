@@ -8,20 +8,20 @@ import * as assert from 'node:assert/strict';
 import * as cp from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend, tf } from '../src/backend';
-import { maxWeightDifference } from '../src/checkpoints';
-import { NlpbookError } from '../src/errors';
-import { fillMask } from '../src/fill-mask';
-import { maskBatch, maskCandidates, maskingVocab, maskSequence, tokensToPredict, type MaskingOptions, type MaskingVocab } from '../src/masking';
-import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/bert';
-import { pretrain, pretrainMetrics, PRETRAIN_RESULT_FILE, type PretrainOptions } from '../src/pretrain';
-import { buildSequences, SequenceStore } from '../src/pretrain-data';
+import { initBackend, tf } from '../src/util/backend';
+import { maxWeightDifference } from '../src/train/index';
+import { NlpbookError } from '../src/util/errors';
+import { fillMask } from '../src/pretrain/index';
+import { maskBatch, maskCandidates, maskingVocab, maskSequence, tokensToPredict, type MaskingOptions, type MaskingVocab } from '../src/pretrain/masking';
+import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/index';
+import { pretrain, pretrainMetrics, PRETRAIN_RESULT_FILE, type PretrainOptions } from '../src/pretrain/pretrain';
+import { buildSequences, SequenceStore } from '../src/pretrain/pretrain-data';
 import {
   makePretrainSettings, parsePretrainSetArgs, PRETRAIN_SETTINGS_FILE, validatePretrainSettings, type PretrainSettings,
-} from '../src/pretrain-settings';
-import { crossEntropy, sparseCrossEntropy } from '../src/optim/loss';
-import { Rng } from '../src/random';
-import { BertTokenizer } from '../src/tokenizer';
+} from '../src/pretrain/pretrain-settings';
+import { crossEntropy, sparseCrossEntropy } from '../src/task/index';
+import { Rng } from '../src/util/random';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR, NSMC_DIR, REPO, runCli, tempDir } from './helpers';
 
 const TRAIN_ROWS = 300;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { Rng } from '../src/random';
-import { NlpbookError } from '../src/errors';
+import { Rng } from '../src/util/random';
+import { NlpbookError } from '../src/util/errors';
 
 test('xoshiro128** matches the reference C implementation on a known state', () => {
   // Expected words printed by the authors' xoshiro128starstar.c with this state.

@@ -3,12 +3,16 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { NlpbookError } from '../src/errors';
+import { NlpbookError } from '../src/util/errors';
 import {
-  DEFAULT_SETTINGS, SETTINGS_FIELDS, SETTINGS_FIELD_NAMES, Settings, describeSettings, loadSettings, makeSettings,
-  parseSetArgs, saveSettings, settingAccepts, settingsFromCli, suggestField, validateSettings,
-} from '../src/settings';
-import { REPO, jsonLines, runCli, tempDir } from './helpers';
+  DEFAULT_SETTINGS, SETTINGS_FIELDS, SETTINGS_FIELD_NAMES, SETTINGS_RESUME_FREE, SETTINGS_SCHEMA, Settings, describeSettings, loadSettings,
+  makeSettings, parseSetArgs, saveSettings, settingAccepts, settingsConflicts, settingsFromCli, suggestField, validateSettings,
+} from '../src/settings/settings';
+import { defineSchema, field, withDefaults, type FieldSpec, type ValuesOf } from '../src/settings/schema';
+import { MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS } from '../src/settings/shared-fields';
+import { DEFAULT_PRETRAIN_SETTINGS, PRETRAIN_SCHEMA, makePretrainSettings } from '../src/pretrain/index';
+import { SETTINGS_DOC, settingsMarkdown } from '../scripts/settings-docs';
+import { jsonLines, runCli, tempDir } from './helpers';
 
 /** Asserts that `fn` throws an NlpbookError with exactly this one-line message. */
 function throwsLine(fn: () => unknown, message: string): void {
@@ -244,18 +248,108 @@ test('describeSettings gives one row per field with value, default, doc and note
   assert.equal(describeSettings().find((r) => r.field === 'batchSize')!.value, 32);
 });
 
-test('docs/settings.md lists every field with its ratsnlp name and default (regenerate: scripts/settings-docs.ts)', () => {
-  const doc = fs.readFileSync(path.join(REPO, 'docs', 'settings.md'), 'utf8');
-  const rows = doc.split('\n').filter((l) => l.startsWith('| `'));
-  const listed = rows.map((l) => /^\| `(\w+)`/.exec(l)![1]);
-  assert.deepEqual([...listed].sort(), [...SETTINGS_FIELD_NAMES].sort(), 'docs/settings.md is out of date: run node --import tsx scripts/settings-docs.ts');
-  for (const name of SETTINGS_FIELD_NAMES) {
-    const row = rows[listed.indexOf(name)];
-    const f = SETTINGS_FIELDS[name];
-    if (f.ratsnlp) assert.ok(row.includes(`\`${f.ratsnlp}\``), `${name}: ratsnlp name missing`);
-    if (!f.defaultNote) assert.ok(row.includes(`\`${JSON.stringify(DEFAULT_SETTINGS[name])}\``), `${name}: default missing`);
-    assert.ok(row.includes(settingAccepts(name).replace(/\|/g, '\\|')), `${name}: accepted values missing`);
+test('docs/settings.md is generated from both schemas and up to date (regenerate: scripts/settings-docs.ts)', () => {
+  const doc = fs.readFileSync(SETTINGS_DOC, 'utf8');
+  assert.ok(doc === settingsMarkdown(), 'docs/settings.md is out of date: run node --import tsx scripts/settings-docs.ts');
+  const [fineTuning, pretraining] = doc.split('\n## Pretraining\n');
+  const fieldRows = (part: string) => part.split('\n').filter((l) => l.startsWith('| `'));
+  for (const [part, schema, withRatsnlp] of [[fineTuning, SETTINGS_SCHEMA, true], [pretraining, PRETRAIN_SCHEMA, false]] as const) {
+    const rows = fieldRows(part);
+    const listed = rows.map((l) => /^\| `(\w+)`/.exec(l)![1]);
+    assert.deepEqual([...listed].sort(), [...schema.names].sort());
+    for (const name of schema.names as readonly string[]) {
+      const row = rows[listed.indexOf(name)];
+      const f = (schema.fields as Record<string, { ratsnlp: string | null; defaultNote?: string }>)[name];
+      if (withRatsnlp && f.ratsnlp) assert.ok(row.includes(`\`${f.ratsnlp}\``), `${name}: ratsnlp name missing`);
+      const def = (schema.defaults as Record<string, unknown>)[name];
+      if (!f.defaultNote) assert.ok(row.includes(`\`${JSON.stringify(def)}\``), `${name}: default missing`);
+      assert.ok(row.includes(schema.accepts(name as never).replace(/\|/g, '\\|')), `${name}: accepted values missing`);
+    }
   }
+  assert.match(pretraining, /^\| `learningRate` \| `0\.001` \| a number > 0 and <= 1 \|/m);
+  assert.match(pretraining, /Checks between fields: `hidden` is a multiple of `heads`;/);
+});
+
+test('settings.json and pretrain-settings.json keep their key order and defaults', () => {
+  // Saved files are read back and compared by resume logic: this order and these values are a format.
+  assert.deepEqual(Object.entries(DEFAULT_SETTINGS).filter(([k]) => k !== 'cpuWorkers'), [
+    ['pretrainedModelName', 'beomi/kcbert-base'], ['downstreamTaskName', 'document-classification'], ['downstreamCorpusName', 'nsmc'],
+    ['downstreamCorpusRootDir', 'data/Korpora'], ['downstreamModelDir', 'data/checkpoint-doccls'], ['maxSeqLength', 128], ['saveTopK', 1],
+    ['monitor', 'min val_loss'], ['seed', 7], ['overwriteCache', false], ['forceDownload', false], ['testMode', false], ['learningRate', 5e-5],
+    ['epochs', 3], ['batchSize', 32], ['fp16', false], ['tpuCores', 0], ['tqdmEnabled', true], ['corpusMirror', null],
+    ['modelMirror', null], ['emptyDocuments', 'keep'], ['validationFraction', 0.1], ['warmupRatio', 0.1], ['weightDecay', 0.01], ['adamBeta1', 0.9],
+    ['adamBeta2', 0.999], ['adamEpsilon', 1e-6], ['maxGradNorm', 1], ['lengthBucketing', true], ['dropLast', false], ['earlyStoppingPatience', 0],
+    ['logEverySteps', 10],
+  ]);
+  assert.equal(SETTINGS_FIELD_NAMES.indexOf('cpuWorkers'), SETTINGS_FIELD_NAMES.indexOf('batchSize') + 1);
+  assert.deepEqual(Object.entries(DEFAULT_PRETRAIN_SETTINGS), [
+    ['tokenizer', 'beomi/kcbert-base'], ['nsmc', true], ['textFiles', []], ['corpusRootDir', 'data/Korpora'], ['corpusMirror', null],
+    ['modelMirror', null], ['heldOutDocuments', 1000], ['outputDir', null], ['layers', 4], ['hidden', 256], ['heads', 4], ['intermediate', 1024],
+    ['maxPositions', 128], ['maxSeqLength', 64], ['packing', false], ['maskProb', 0.15], ['maskTokenProb', 0.8], ['randomTokenProb', 0.1],
+    ['wholeWordMasking', true], ['dropout', true], ['batchSize', 128], ['steps', 0], ['epochs', 4], ['minutes', 0], ['learningRate', 1e-3],
+    ['warmupRatio', 0.06], ['weightDecay', 0.01], ['adamBeta1', 0.9], ['adamBeta2', 0.98], ['adamEpsilon', 1e-6], ['maxGradNorm', 1], ['seed', 7],
+    ['logEverySteps', 20], ['checkpointEveryMinutes', 5], ['tqdmEnabled', true], ['testMode', false],
+  ]);
+  assert.ok(Object.isFrozen(DEFAULT_SETTINGS) && Object.isFrozen(DEFAULT_PRETRAIN_SETTINGS));
+  assert.deepEqual(Object.keys(makePretrainSettings()), PRETRAIN_SCHEMA.names);
+});
+
+test('the optimizer, run and mirror fields are declared once and shared by both schemas', () => {
+  const pretrainDefaults: Record<string, unknown> = { learningRate: 1e-3, warmupRatio: 0.06, adamBeta2: 0.98, logEverySteps: 20 };
+  for (const [name, shared] of Object.entries({ ...OPTIMIZER_FIELDS, ...RUN_FIELDS, ...MIRROR_FIELDS })) {
+    const fine = (SETTINGS_SCHEMA.fields as Record<string, unknown>)[name];
+    const pre = (PRETRAIN_SCHEMA.fields as Record<string, FieldSpec>)[name];
+    assert.equal(fine, shared, `${name}: fine-tuning uses the shared declaration as it is`);
+    const { default: preDefault, doc: _preDoc, ...preRule } = pre;
+    const { default: sharedDefault, doc: _sharedDoc, ...sharedRule } = shared;
+    assert.deepEqual(preRule, sharedRule, `${name}: same rule in pretraining`);
+    assert.equal(preDefault, name in pretrainDefaults ? pretrainDefaults[name] : sharedDefault, `${name}: pretraining default`);
+  }
+  assert.deepEqual([...SETTINGS_RESUME_FREE].sort(), [
+    'corpusMirror', 'cpuWorkers', 'downstreamCorpusRootDir', 'downstreamModelDir', 'forceDownload', 'logEverySteps', 'modelMirror', 'overwriteCache', 'tqdmEnabled',
+  ]);
+  assert.deepEqual([...PRETRAIN_SCHEMA.resumeFree].sort(), [
+    'checkpointEveryMinutes', 'corpusMirror', 'corpusRootDir', 'logEverySteps', 'modelMirror', 'outputDir', 'tqdmEnabled',
+  ]);
+  const a = makeSettings();
+  assert.deepEqual(settingsConflicts(a, { ...a, tqdmEnabled: false, corpusMirror: '/m' }), []);
+  assert.deepEqual(settingsConflicts(a, { ...a, learningRate: 1e-4, seed: 8 }), ['seed 7 -> 8', 'learningRate 0.00005 -> 0.0001']);
+});
+
+test('a schema from declarations: the type, defaults, validation, --set and cross-field checks', () => {
+  const FIELDS = {
+    size: field.integer({ default: 4, min: 1, max: 64, group: 'shape', ratsnlp: 'hidden_size', doc: 'How big.' }),
+    heads: field.integer({ default: 2, min: 1, group: 'shape', doc: 'How many heads.' }),
+    mode: field.oneOf(['fast', 'slow'], { default: 'fast', group: 'run', doc: 'How to run.' }),
+    name: field.nullableString({ default: null, group: 'run', resumeFree: true, doc: 'A name.' }),
+    files: field.stringList({ default: [], group: 'run', nonEmpty: true, doc: 'Files.' }),
+    ...withDefaults(RUN_FIELDS, { seed: { default: 1 } }),
+  };
+  type Toy = ValuesOf<typeof FIELDS>;
+  // @ts-expect-error: the type of an enum field is the union of its values
+  const wrongMode: Toy['mode'] = 'quick';
+  assert.equal(wrongMode, 'quick');
+  const typed: Toy = { size: 8, heads: 2, mode: 'slow', name: null, files: ['a'], seed: 1, testMode: false, tqdmEnabled: true, logEverySteps: 10 };
+  const toy = defineSchema(FIELDS, {
+    source: 'toy', example: 'toy settings like {"size": 8}', listedBy: 'the toy docs', groups: { shape: 'Shape', run: 'Run', training: 'Training', runtime: 'Runtime' },
+    checks: [{ field: 'size', doc: 'size is a multiple of heads', problem: (s) => (s.size % s.heads ? `(${s.size}) must be a multiple of heads (${s.heads})` : undefined) }],
+  });
+  assert.deepEqual(toy.make({ size: 8, mode: 'slow', files: ['a'] }), typed);
+  assert.equal(toy.defaults.seed, 1);
+  assert.equal(RUN_FIELDS.seed.default, 7, 'withDefaults leaves the shared declaration alone');
+  throwsLine(() => toy.validate({ size: 5 }), 'toy: field "size" (5) must be a multiple of heads (2)');
+  throwsLine(() => toy.validate({ mode: 'quick' }, 'toy.json'), 'toy.json: field "mode" must be one of "fast", "slow" (got "quick")');
+  throwsLine(() => toy.validate({ hidden_size: 8 }), 'toy: unknown field "hidden_size" (did you mean "size"?)');
+  throwsLine(() => toy.validate({ colour: 1 }), 'toy: unknown field "colour" (the fields are listed by the toy docs)');
+  throwsLine(() => toy.validate(7), 'toy: expected an object of toy settings like {"size": 8} (got 7)');
+  assert.deepEqual(toy.parseSet(['files=a, b', 'name=null', 'size=16']), { files: ['a', 'b'], name: null, size: 16 });
+  throwsLine(() => toy.parseSet(['files=a,']), '--set files=a,: field "files" must be a list of non-empty strings (got ["a",""])');
+  assert.deepEqual(toy.conflicts(toy.make(), toy.make({ name: 'x', size: 8 })), ['size 4 -> 8']);
+  assert.deepEqual(toy.describe().map((r) => [r.field, r.group]).slice(0, 3), [['size', 'shape'], ['heads', 'shape'], ['mode', 'run']]);
+  // A default that breaks its own rule is caught when the schema is defined.
+  throwsLine(() => defineSchema({ n: field.integer({ default: 0, min: 1, group: 'g', doc: 'A count.' }) }, {
+    source: 'bad', example: '', listedBy: '', groups: { g: 'G' },
+  }), 'bad schema: the default: field "n" must be an integer >= 1 (got 0)');
 });
 
 test('nlpbook settings prints, overrides, loads and saves settings', () => {

@@ -3,16 +3,14 @@
 // training and off in evaluation, training lowers the loss, and no tensor leaks.
 import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { initBackend, tf } from '../src/backend';
-import { NsmcCorpus } from '../src/corpus';
-import { ClassificationDataset } from '../src/dataset';
-import { NlpbookError } from '../src/errors';
-import { DataLoader, type TensorBatch } from '../src/loader';
-import { BertForSequenceClassification } from '../src/model/bert';
-import { crossEntropy } from '../src/optim/loss';
-import { makeSettings, type Settings } from '../src/settings';
-import { ClassificationTask } from '../src/task';
-import { BertTokenizer } from '../src/tokenizer';
+import { initBackend, tf } from '../src/util/backend';
+import { NsmcCorpus } from '../src/corpus/index';
+import { ClassificationDataset, DataLoader, type TensorBatch } from '../src/data/index';
+import { NlpbookError } from '../src/util/errors';
+import { BertForSequenceClassification } from '../src/model/index';
+import { crossEntropy, ClassificationTask } from '../src/task/index';
+import { makeSettings, type Settings } from '../src/settings/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR } from './helpers';
 import { nsmcSlice, TINY_BERT } from './train-helpers';
 

@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
-import { NlpbookError } from '../src/errors';
-import { sha256, sha256File } from '../src/fsutil';
-import { BertTokenizer, readTokenizerConfig, readVocab, summarizeLengths, tokenLengths, tokenizerJsonText, writeTokenizerJson } from '../src/tokenizer';
+import { NlpbookError } from '../src/util/errors';
+import { sha256, sha256File } from '../src/util/fsutil';
+import { BertTokenizer, readTokenizerConfig, readVocab, summarizeLengths, tokenLengths, tokenizerJsonText, writeTokenizerJson } from '../src/tokenizer/tokenizer';
 import { FIXTURES, KCBERT_DIR, SHARED, jsonLines, runCli, tempDir } from './helpers';
 
 // Made by scripts/fixtures/tokenizer.py with Python's slow BertTokenizer(vocab.txt, do_lower_case=False).

@@ -3,7 +3,7 @@
 // 30000-word vocabulary, hidden size 16) as the "pretrained" model, kcbert's tokenizer.
 import * as fs from 'fs';
 import * as path from 'path';
-import { makeSettings, type Settings } from '../src/settings';
+import { makeSettings, type Settings } from '../src/settings/index';
 import { FIXTURES, KCBERT_DIR, NSMC_DIR, tempDir } from './helpers';
 
 export const TINY_BERT = path.join(FIXTURES, 'tiny-bert');

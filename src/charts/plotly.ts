@@ -2,9 +2,8 @@
 // draws interactively in Jupyter (show.ts), becomes a PNG in headless chromium
 // (render.ts) and is saved as <name>.json by `nlpbook report`. Korean titles and axis
 // labels; the font list starts with NanumGothic so they render on Debian (fonts-nanum).
-import type { Confusion } from '../metrics';
-import type { LengthBucket, PrCurve, ReliabilityBin, RocCurve } from '../evaluation';
-import type { TrainingCurves } from '../training-curves';
+import type { Confusion } from '../task/index';
+import type { LengthBucket, PrCurve, ReliabilityBin, RocCurve, TrainingCurves } from '../evaluate/index';
 import { histogram } from './histogram';
 
 /** A plotly.js figure as JSON: traces and layout (plotly's own types are not needed to build one). */
@@ -340,7 +339,7 @@ export function lineFigure(series: readonly LineFigureSeries[], options: LineFig
   };
 }
 
-/** What evaluationFigures needs: an analysis (evaluation.ts), optionally with per-example rows. */
+/** What evaluationFigures needs: an analysis (evaluate/evaluation.ts), optionally with per-example rows. */
 export interface FigureInputs {
   accuracy: number;
   confusion: Confusion;

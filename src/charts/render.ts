@@ -4,8 +4,8 @@
 // as well. Without chromium nothing fails: render() says why the PNG was skipped.
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeFileAtomic, writeJsonAtomic } from '../fsutil';
-import { check, NlpbookError } from '../errors';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fsutil';
+import { check, NlpbookError } from '../util/errors';
 import { CHART_SIZE, figureTitle, type PlotlyFigure } from './plotly';
 
 export interface PngSize {

@@ -25,7 +25,7 @@
 // tslab's display API sends one MIME type per output, so the bundle goes through the
 // function tslab itself uses (tslab/dist/jupyter's lastWriteDisplayData).
 import * as fs from 'fs';
-import { NlpbookError } from '../errors';
+import { NlpbookError } from '../util/errors';
 import { CHART_SIZE, figureTitle, type PlotlyFigure } from './plotly';
 import { PngRenderer, type PngResult, type PngSize } from './render';
 

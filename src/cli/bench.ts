@@ -1,9 +1,9 @@
 // `nlpbook bench train`: milliseconds per training step (forward, backward, clipping,
 // AdamW) of a BERT classifier of any shape, random weights and inputs. Progress on
 // stderr; the last stdout line is one JSON object (see TrainBenchResult).
-import { parseArgs } from 'util';
-import { NlpbookError } from '../errors';
-import { benchTrainStep } from '../train-bench';
+import { NlpbookError } from '../util/errors';
+import { benchTrainStep } from '../bench/train-bench';
+import { defineCommand } from './command';
 
 const USAGE = `usage: nlpbook bench train [--layers L] [--hidden H] [--heads A] [--intermediate I]
                           [--vocab V] [--batch B] [--seq S] [--steps N] [--warmup W] [--eager] [--full-mask] [--json]
@@ -18,45 +18,37 @@ Threads: TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS (read by TensorFlow at 
 
 const NUMBERS = { layers: '2', hidden: '128', heads: '2', intermediate: '512', vocab: '30000', batch: '32', seq: '64', steps: '10', warmup: '3' } as const;
 
-export const command = {
+export const command = defineCommand({
+  name: 'bench',
   summary: 'time training steps: bench train --layers L --hidden H --heads A --intermediate I --vocab V --batch B --seq S --steps N [--json]',
-  async run(argv: string[]): Promise<void> {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...Object.fromEntries(Object.entries(NUMBERS).map(([k, d]) => [k, { type: 'string' as const, default: d }])),
-        json: { type: 'boolean', default: false },
-        eager: { type: 'boolean', default: false },
-        'full-mask': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
+  usage: USAGE,
+  options: {
+    ...(Object.fromEntries(Object.entries(NUMBERS).map(([k, d]) => [k, { type: 'string', default: d }])) as Record<keyof typeof NUMBERS, { type: 'string'; default: string }>),
+    eager: { type: 'boolean', default: false },
+    'full-mask': { type: 'boolean', default: false },
+  },
+  positionals: true,
+  json: true,
+  async run({ values, positionals }) {
     if (positionals.length !== 1 || positionals[0] !== 'train') {
       throw new NlpbookError(`expected the benchmark name "train" (nlpbook bench train ...), got ${positionals.length ? `"${positionals.join(' ')}"` : 'none'}`);
     }
     const num = (k: keyof typeof NUMBERS): number => {
-      const text = String((values as Record<string, unknown>)[k]);
+      const text = values[k];
       const n = Number(text);
       if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new NlpbookError(`--${k}: expected a whole number, got "${text}"`);
       return n;
     };
-    const r = await benchTrainStep({
+    return benchTrainStep({
       layers: num('layers'), hidden: num('hidden'), heads: num('heads'), intermediate: num('intermediate'),
       vocab: num('vocab'), batch: num('batch'), seq: num('seq'), steps: num('steps'), warmupSteps: num('warmup'),
       graph: values.eager ? false : undefined,
-      fullMask: values['full-mask'] as boolean,
+      fullMask: values['full-mask'],
     });
-    if (values.json) {
-      console.log(JSON.stringify(r));
-      return;
-    }
+  },
+  text(r) {
     const s = r.shape;
     console.log(`${s.layers}L H${s.hidden} A${s.heads} I${s.intermediate} V${s.vocab}, batch ${s.batch} x ${s.seq}, ${r.params} parameters, ${r.backend} ${r.mode} (${r.threads} threads)`);
     console.log(`${r.msPerStep} ms/step (median of ${r.steps}; min ${r.minMs} ms; CPU ${r.cpuMsPerStep} ms/step), ${r.tokensPerSec} tokens/s`);
   },
-};
+});

@@ -1,8 +1,7 @@
 import * as fs from 'fs';
-import { parseArgs } from 'util';
-import { runCourse } from '../course';
-import { checkProfile, profileFromEnv } from '../course-path';
-import { loadSettings, parseSetArgs } from '../settings';
+import { runCourse, checkProfile, profileFromEnv } from '../course/index';
+import { loadSettings, parseSetArgs } from '../settings/index';
+import { defineCommand } from './command';
 
 const USAGE = `usage: nlpbook course [--profile offline|book|tiny] [--config FILE] [--set key=value]...
 
@@ -15,26 +14,22 @@ fine-tuning → one evaluation on the test split → report. Last stdout line: o
              tiny: a tiny model on a slice of NSMC (seconds)
   --config / --set   fine-tuning settings over the profile's`;
 
-export const command = {
+export const command = defineCommand({
+  name: 'course',
   summary: 'run the whole course pipeline (the main job); last stdout line: one JSON object',
-  async run(argv: string[]): Promise<void> {
-    const { values } = parseArgs({
-      args: argv,
-      options: { profile: { type: 'string' }, config: { type: 'string' }, set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
+  usage: USAGE,
+  options: { profile: { type: 'string' } },
+  // --config/--set override the profile's settings: kept as given, resolved in run().
+  settings: (args) => args,
+  async run({ values, settings: { config, set } }) {
     const profile = values.profile === undefined ? profileFromEnv() : checkProfile(values.profile, '--profile');
     // Only the fields the file names override the profile (loadSettings validates them all).
     const fromConfig: Record<string, unknown> = {};
-    if (values.config) {
-      const full = loadSettings(values.config) as unknown as Record<string, unknown>;
-      for (const key of Object.keys(JSON.parse(fs.readFileSync(values.config, 'utf8')))) fromConfig[key] = full[key];
+    if (config) {
+      const full = loadSettings(config) as unknown as Record<string, unknown>;
+      for (const key of Object.keys(JSON.parse(fs.readFileSync(config, 'utf8')))) fromConfig[key] = full[key];
     }
-    const overrides = { ...fromConfig, ...parseSetArgs(values.set ?? []) };
-    const result = await runCourse({ profile, overrides });
-    console.log(JSON.stringify(result));
+    const overrides = { ...fromConfig, ...parseSetArgs(set ?? []) };
+    return runCourse({ profile, overrides });
   },
-};
+});

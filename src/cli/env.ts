@@ -1,13 +1,26 @@
-import { parseArgs } from 'util';
-import { initBackend } from '../backend';
+// `nlpbook env`: which TensorFlow.js backend this machine runs, and with how many threads.
+import { initBackend } from '../util/backend';
+import { defineCommand } from './command';
 
-export const command = {
+const USAGE = `usage: nlpbook env [--json]
+
+Shows the TensorFlow.js backend (tensorflow: the native libtensorflow binding; wasm, with the
+reason, where that does not load), the tfjs version, the thread count, Node's version and the
+platform.
+
+  --json   one line: {"backend","tfjs","native","threads",["reason",]"node","platform"}`;
+
+export const command = defineCommand({
+  name: 'env',
   summary: 'show the TensorFlow.js backend (--json: {backend, tfjs, native, threads})',
-  async run(argv: string[]): Promise<void> {
-    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
+  usage: USAGE,
+  options: {},
+  json: true,
+  async run() {
     const info = await initBackend({ quiet: true });
-    const out = { ...info, node: process.version, platform: `${process.platform}-${process.arch}` };
-    if (values.json) console.log(JSON.stringify(out));
-    else for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(8)} ${v}`);
+    return { ...info, node: process.version, platform: `${process.platform}-${process.arch}` };
   },
-};
+  text(out) {
+    for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(8)} ${v}`);
+  },
+});

@@ -1,8 +1,8 @@
 // `nlpbook evaluate`: scores a trained model folder on a labelled file in NSMC's format.
-import { parseArgs } from 'util';
-import { check } from '../errors';
-import { evaluate } from '../evaluate';
-import { optionalInt } from './inputs';
+import { check } from '../util/errors';
+import { evaluate } from '../evaluate/index';
+import { defineCommand } from './command';
+import { loaderFlags, MODEL_FLAGS, optionalInt, requireModel } from './inputs';
 
 const USAGE = `usage: nlpbook evaluate --model DIR --data TSV [--tokenizer DIR] [--max-length N] [--batch-size N] [--json]
 
@@ -17,37 +17,20 @@ data/Korpora/nsmc/ratings_test.txt. Positive class: label 1.
   --batch-size N     sentences per batch (default 64)
   --json             last stdout line: {"n","accuracy","precision","recall","f1","loss"}`;
 
-export const command = {
+export const command = defineCommand({
+  name: 'evaluate',
   summary: 'accuracy/precision/recall/F1/loss of a model on an NSMC-format file (--model DIR --data TSV --json)',
-  async run(argv: string[]): Promise<void> {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        data: { type: 'string' },
-        tokenizer: { type: 'string' },
-        'max-length': { type: 'string' },
-        'batch-size': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
-    check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
+  usage: USAGE,
+  options: { ...MODEL_FLAGS, data: { type: 'string' }, 'batch-size': { type: 'string' } },
+  json: true,
+  async run({ values }) {
+    const model = requireModel(values);
     check(values.data !== undefined, '--data TSV is required (a labelled file in NSMC format)');
-    const r = await evaluate(values.model, values.data, {
-      tokenizerDir: values.tokenizer,
-      maxLength: optionalInt(values['max-length'], '--max-length', 2),
-      batchSize: optionalInt(values['batch-size'], '--batch-size', 1),
-    });
-    const out = { n: r.n, accuracy: r.accuracy, precision: r.precision, recall: r.recall, f1: r.f1, loss: r.loss };
-    if (values.json) console.log(JSON.stringify(out));
-    else {
-      console.log(`${values.data}: ${r.n} examples`);
-      for (const [k, v] of Object.entries(out)) if (k !== 'n') console.log(`  ${k.padEnd(9)} ${v.toFixed(4)}`);
-    }
+    const r = await evaluate(model, values.data, { ...loaderFlags(values), batchSize: optionalInt(values['batch-size'], '--batch-size', 1) });
+    return { n: r.n, accuracy: r.accuracy, precision: r.precision, recall: r.recall, f1: r.f1, loss: r.loss };
   },
-};
+  text(out, { values }) {
+    console.log(`${values.data}: ${out.n} examples`);
+    for (const [k, v] of Object.entries(out)) if (k !== 'n') console.log(`  ${k.padEnd(9)} ${v.toFixed(4)}`);
+  },
+});

@@ -1,9 +1,9 @@
 // `nlpbook export-post`: a notebook as a Jekyll blog post with its charts as PNG files
 // beside it (course steps 8-9: share what the notebook showed).
-import { parseArgs } from 'util';
-import { check } from '../errors';
+import { check } from '../util/errors';
 import { DEFAULT_MAX_OUTPUT_LINES } from '../export/post';
 import { exportPost } from '../export/write-post';
+import { defineCommand } from './command';
 
 const USAGE = `usage: nlpbook export-post NOTEBOOK --out DIR [--date YYYY-MM-DD] [--slug SLUG] [--title TEXT]
        [--max-output-lines N] [--svg] [--json]
@@ -28,27 +28,21 @@ remove-output ones only their code. Run it on an executed notebook (jupyter nbco
   --svg              keep SVG charts as .svg files (no Chromium)
   --json             one line: {"post","title","images","svg","interactive_only","removed"}`;
 
-export const command = {
+export const command = defineCommand({
+  name: 'export-post',
   summary: 'a notebook as a Jekyll blog post with PNG charts (NOTEBOOK --out DIR [--date YYYY-MM-DD])',
-  async run(argv: string[]): Promise<void> {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        date: { type: 'string' },
-        slug: { type: 'string' },
-        title: { type: 'string' },
-        'max-output-lines': { type: 'string' },
-        svg: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
+  usage: USAGE,
+  options: {
+    out: { type: 'string' },
+    date: { type: 'string' },
+    slug: { type: 'string' },
+    title: { type: 'string' },
+    'max-output-lines': { type: 'string' },
+    svg: { type: 'boolean' },
+  },
+  positionals: true,
+  json: true,
+  async run({ values, positionals, notice }) {
     check(positionals.length === 1, `expected one NOTEBOOK (.ipynb), got ${positionals.length === 0 ? 'none' : positionals.length}; see nlpbook export-post --help`);
     check(values.out !== undefined, '--out DIR is required (the folder for the post and its images)');
     const maxLines = values['max-output-lines'];
@@ -61,12 +55,11 @@ export const command = {
       maxOutputLines: maxLines === undefined ? undefined : Number(maxLines),
       png: values.svg ? false : 'auto',
     });
-    if (r.pngSkipped) console.error(`nlpbook export-post: ${r.svg} chart(s) kept as .svg: ${r.pngSkipped}`);
-    if (r.interactiveOnly > 0) console.error(`nlpbook export-post: ${r.interactiveOnly} interactive chart(s) had no PNG; the post notes them`);
-    if (values.json) {
-      console.log(JSON.stringify({ post: r.post, title: r.title, images: r.images, svg: r.svg, interactive_only: r.interactiveOnly, removed: r.removed }));
-    } else {
-      console.log(r.post);
-    }
+    if (r.pngSkipped) notice(`${r.svg} chart(s) kept as .svg: ${r.pngSkipped}`);
+    if (r.interactiveOnly > 0) notice(`${r.interactiveOnly} interactive chart(s) had no PNG; the post notes them`);
+    return { post: r.post, title: r.title, images: r.images, svg: r.svg, interactive_only: r.interactiveOnly, removed: r.removed };
   },
-};
+  text(r) {
+    console.log(r.post);
+  },
+});

@@ -1,9 +1,9 @@
 // `nlpbook export onnx`: a trained model folder as an ONNX folder that transformers.js
 // (and other ONNX runtimes) load without this project (course step 9).
-import { parseArgs } from 'util';
-import { check } from '../errors';
+import { check } from '../util/errors';
 import { exportOnnx } from '../export/onnx';
-import { optionalInt } from './inputs';
+import { defineCommand } from './command';
+import { loaderFlags, MODEL_FLAGS, requireModel } from './inputs';
 
 const USAGE = `usage: nlpbook export onnx --model DIR --out DIR2 [--tokenizer DIR] [--max-length N] [--force] [--no-check] [--json]
 
@@ -21,45 +21,26 @@ match this project's within 1e-4.
   --no-check         skip the transformers.js check
   --json             one line: {"out","files","onnx_bytes","opset","max_length","labels","check"}`;
 
-export const command = {
+export const command = defineCommand({
+  name: 'export',
   summary: 'export a trained model for other runtimes (onnx --model DIR --out DIR2: transformers.js folder)',
-  async run(argv: string[]): Promise<void> {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: 'string' },
-        out: { type: 'string' },
-        tokenizer: { type: 'string' },
-        'max-length': { type: 'string' },
-        force: { type: 'boolean' },
-        'no-check': { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
+  usage: USAGE,
+  options: { ...MODEL_FLAGS, out: { type: 'string' }, force: { type: 'boolean' }, 'no-check': { type: 'boolean' } },
+  positionals: true,
+  json: true,
+  async run({ values, positionals }) {
     check(positionals.length === 1 && positionals[0] === 'onnx',
       `expected the format: nlpbook export onnx --model DIR --out DIR2 (got ${positionals.length ? JSON.stringify(positionals.join(' ')) : 'none'})`);
-    check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
+    const model = requireModel(values);
     check(values.out !== undefined, '--out DIR2 is required (the folder to write, e.g. data/onnx-doccls)');
-    const r = await exportOnnx(values.model, values.out, {
-      tokenizerDir: values.tokenizer,
-      maxLength: optionalInt(values['max-length'], '--max-length', 2),
-      force: values.force,
-      check: !values['no-check'],
-    });
-    const result = {
+    const r = await exportOnnx(model, values.out, { ...loaderFlags(values), force: values.force, check: !values['no-check'] });
+    return {
       out: r.out, files: r.files, onnx_bytes: r.onnxBytes, opset: r.opset, max_length: r.maxLength, labels: r.labels,
       check: r.check && { sentences: r.check.sentences, max_prob_diff: r.check.maxProbDiff },
     };
-    if (values.json) console.log(JSON.stringify(result));
-    else {
-      console.log(`${r.out}: ${r.files.join(', ')} (model.onnx ${(r.onnxBytes / 1e6).toFixed(1)} MB, opset ${r.opset}, max length ${r.maxLength})`);
-      if (r.check) console.log(`checked with transformers.js on ${r.check.sentences} sentences: probabilities within ${r.check.maxProbDiff.toExponential(1)}`);
-    }
   },
-};
+  text(r) {
+    console.log(`${r.out}: ${r.files.join(', ')} (model.onnx ${(r.onnx_bytes / 1e6).toFixed(1)} MB, opset ${r.opset}, max length ${r.max_length})`);
+    if (r.check) console.log(`checked with transformers.js on ${r.check.sentences} sentences: probabilities within ${r.check.max_prob_diff.toExponential(1)}`);
+  },
+});

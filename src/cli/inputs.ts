@@ -1,7 +1,8 @@
-// What `tokenize` and `predict` share: texts come either as arguments or one per line
-// of --file (`-` is stdin), and integer flags are checked the same way.
+// What the commands' inputs share: texts come either as arguments or one per line of
+// --file (`-` is stdin), integer flags are checked the same way, and every command that
+// loads a classifier folder takes --model DIR, --tokenizer DIR and --max-length N.
 import * as fs from 'fs';
-import { check, NlpbookError } from '../errors';
+import { check, NlpbookError } from '../util/errors';
 
 /** The texts to work on: TEXT arguments or the lines of --file, never both and never none. */
 export function inputTexts(file: string | undefined, positionals: string[], verb: string): string[] {
@@ -29,4 +30,20 @@ export function optionalInt(text: string | undefined, flag: string, min: number)
   const n = Number(text);
   check(Number.isInteger(n) && n >= min, `${flag} must be an integer of at least ${min}, got "${text}"`);
   return n;
+}
+
+/** --model DIR, --tokenizer DIR, --max-length N: the flags of the commands that load a classifier folder. */
+export const MODEL_FLAGS = { model: { type: 'string' }, tokenizer: { type: 'string' }, 'max-length': { type: 'string' } } as const;
+
+type ModelFlagValues = { model?: string; tokenizer?: string; 'max-length'?: string };
+
+/** The --model folder, which is required. */
+export function requireModel(values: ModelFlagValues): string {
+  check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
+  return values.model;
+}
+
+/** How to load the --model folder: --tokenizer and --max-length (at least 2) as the loaders take them. */
+export function loaderFlags(values: ModelFlagValues): { tokenizerDir: string | undefined; maxLength: number | undefined } {
+  return { tokenizerDir: values.tokenizer, maxLength: optionalInt(values['max-length'], '--max-length', 2) };
 }

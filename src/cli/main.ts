@@ -1,27 +1,14 @@
-// `nlpbook <command> ...`: one small module per command in this folder. Machine
-// output (--json) goes to stdout, one JSON object per line; progress and notices
-// go to stderr, so scripts can parse stdout.
-import { NlpbookError } from '../errors';
+// `nlpbook <command> ...`: one small module per command in this folder, each declared
+// with defineCommand (./command.ts: options, --help, --json, --config/--set, Ctrl+C).
+// Machine output (--json) goes to stdout, one JSON object per line; progress and
+// notices go to stderr, so scripts can parse stdout.
+import { NlpbookError } from '../util/errors';
+import type { Command } from './command';
 
-type Command = { summary: string; run: (argv: string[]) => Promise<void> };
-
-// Loaded on demand so `nlpbook env` does not pay for the tokenizer, etc.
-const commands: Record<string, () => Command> = {
-  course: () => require('./course').command,
-  env: () => require('./env').command,
-  settings: () => require('./settings').command,
-  corpus: () => require('./corpus').command,
-  tokenize: () => require('./tokenize').command,
-  train: () => require('./train').command,
-  evaluate: () => require('./evaluate').command,
-  report: () => require('./report').command,
-  predict: () => require('./predict').command,
-  serve: () => require('./serve').command,
-  pretrain: () => require('./pretrain').command,
-  bench: () => require('./bench').command,
-  'export-post': () => require('./export-post').command,
-  export: () => require('./export').command,
-};
+// In `nlpbook --help` order; each is ./<name>.ts, loaded on demand so `nlpbook env`
+// does not pay for the tokenizer, etc.
+const NAMES = ['course', 'env', 'settings', 'corpus', 'tokenize', 'train', 'evaluate', 'report', 'predict', 'serve', 'pretrain', 'bench', 'export-post', 'export'];
+const commands: Record<string, () => Command> = Object.fromEntries(NAMES.map((name) => [name, () => require(`./${name}`).command]));
 
 export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;

@@ -1,8 +1,7 @@
 // `nlpbook predict`: the sentiment of texts with a trained model folder (course step 9).
-import { parseArgs } from 'util';
-import { check } from '../errors';
-import { predict } from '../predict';
-import { inputTexts, optionalInt } from './inputs';
+import { predict } from '../inference/index';
+import { defineCommand } from './command';
+import { inputTexts, loaderFlags, MODEL_FLAGS, optionalInt, requireModel } from './inputs';
 
 const USAGE = `usage: nlpbook predict --model DIR [--tokenizer DIR] [--max-length N] [--json] (--file FILE | TEXT...)
 
@@ -15,36 +14,20 @@ Face-layout folder: nlpbook train's best/, or one Python saved).
   --json             one line per input, in order: {"text","label","positive_prob","logits"}
   --file FILE        one text per line`;
 
-export const command = {
+export const command = defineCommand({
+  name: 'predict',
   summary: 'sentiment of texts with a model folder (--model DIR [--max-length N] --json (--file FILE | TEXT...))',
-  async run(argv: string[]): Promise<void> {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: 'string' },
-        tokenizer: { type: 'string' },
-        'max-length': { type: 'string' },
-        'batch-size': { type: 'string' },
-        json: { type: 'boolean' },
-        file: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
-    check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
+  usage: USAGE,
+  options: { ...MODEL_FLAGS, 'batch-size': { type: 'string' }, file: { type: 'string' } },
+  positionals: true,
+  json: true,
+  async run({ values, positionals }) {
+    const model = requireModel(values);
     const texts = inputTexts(values.file, positionals, 'classify');
-    const results = await predict(values.model, texts, {
-      tokenizerDir: values.tokenizer,
-      maxLength: optionalInt(values['max-length'], '--max-length', 2),
-      batchSize: optionalInt(values['batch-size'], '--batch-size', 1),
-    });
+    const results = await predict(model, texts, { ...loaderFlags(values), batchSize: optionalInt(values['batch-size'], '--batch-size', 1) });
     for (const r of results) {
       if (values.json) console.log(JSON.stringify({ text: r.text, label: r.label, positive_prob: r.positive_prob, logits: r.logits }));
       else console.log(`${r.label}\t${r.positive_prob.toFixed(4)}\t${r.text}`);
     }
   },
-};
+});

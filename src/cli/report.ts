@@ -2,14 +2,12 @@
 // writes the evaluation charts (PNG + plotly JSON each), plus metrics.json with every number.
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseArgs } from 'util';
-import { evaluationFigures } from '../charts/plotly';
-import { saveCharts } from '../charts/render';
-import { check } from '../errors';
-import { evaluateModel, misclassified } from '../evaluation-report';
-import { writeJsonAtomic } from '../fsutil';
-import { findMetricsFile, readTrainingCurves } from '../training-curves';
-import { optionalInt } from './inputs';
+import { evaluationFigures, saveCharts } from '../charts/index';
+import { check } from '../util/errors';
+import { evaluateModel, misclassified, findMetricsFile, readTrainingCurves } from '../evaluate/index';
+import { writeJsonAtomic } from '../util/fsutil';
+import { defineCommand } from './command';
+import { loaderFlags, MODEL_FLAGS, optionalInt, requireModel } from './inputs';
 
 const USAGE = `usage: nlpbook report --model DIR --data TSV --out DIR [--metrics FILE] [--json] [options]
 
@@ -34,32 +32,24 @@ and writes into --out:
   --json             last stdout line: {"n","accuracy","precision","recall","f1","loss","auc",
                      "averagePrecision","ece","metrics","charts":[png paths],"figures":[json paths],"pngSkipped"}`;
 
-export const command = {
+export const command = defineCommand({
+  name: 'report',
   summary: 'evaluation charts (PNG + plotly JSON) and metrics.json of a model on an NSMC-format file (--model DIR --data TSV --out DIR)',
-  async run(argv: string[]): Promise<void> {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: 'string' },
-        data: { type: 'string' },
-        out: { type: 'string' },
-        metrics: { type: 'string' },
-        tokenizer: { type: 'string' },
-        'max-length': { type: 'string' },
-        'batch-size': { type: 'string' },
-        limit: { type: 'string' },
-        width: { type: 'string' },
-        height: { type: 'string' },
-        scale: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
-    check(values.model !== undefined, '--model DIR is required (a trained model folder, e.g. data/checkpoint-doccls/best)');
+  usage: USAGE,
+  options: {
+    ...MODEL_FLAGS,
+    data: { type: 'string' },
+    out: { type: 'string' },
+    metrics: { type: 'string' },
+    'batch-size': { type: 'string' },
+    limit: { type: 'string' },
+    width: { type: 'string' },
+    height: { type: 'string' },
+    scale: { type: 'string' },
+  },
+  json: true,
+  async run({ values, notice }) {
+    const model = requireModel(values);
     check(values.data !== undefined, '--data TSV is required (a labelled file in NSMC format)');
     check(values.out !== undefined, '--out DIR is required (where the charts and metrics.json go)');
     check(!fs.existsSync(values.out) || fs.statSync(values.out).isDirectory(), `--out ${values.out}: is a file, expected a folder`);
@@ -67,18 +57,17 @@ export const command = {
     check(scale === undefined || (scale > 0 && scale <= 8), `--scale must be a number above 0 and at most 8, got "${values.scale}"`);
     const size = { width: optionalInt(values.width, '--width', 1), height: optionalInt(values.height, '--height', 1), scale };
     // The training log is read before the slow part, so a bad one fails at once.
-    const logFile = values.metrics ?? findMetricsFile(values.model);
+    const logFile = values.metrics ?? findMetricsFile(model);
     const curves = logFile ? readTrainingCurves(logFile) : null;
-    if (!values.metrics) console.error(curves ? `nlpbook report: training curves from ${curves.file}` : `nlpbook report: no metrics.jsonl next to ${values.model}: no training curves (--metrics FILE)`);
+    if (!values.metrics) notice(curves ? `training curves from ${curves.file}` : `no metrics.jsonl next to ${model}: no training curves (--metrics FILE)`);
 
-    const report = await evaluateModel(values.model, values.data, {
-      tokenizerDir: values.tokenizer,
-      maxLength: optionalInt(values['max-length'], '--max-length', 2),
+    const report = await evaluateModel(model, values.data, {
+      ...loaderFlags(values),
       batchSize: optionalInt(values['batch-size'], '--batch-size', 1),
       limit: optionalInt(values.limit, '--limit', 1),
     });
     const saved = await saveCharts(evaluationFigures(report, curves), values.out, size);
-    if (saved.skipped) console.error(`nlpbook report: ${saved.skipped}`);
+    if (saved.skipped) notice(saved.skipped);
 
     const summary = {
       n: report.n, accuracy: report.accuracy, precision: report.precision, recall: report.recall, f1: report.f1, loss: report.loss,
@@ -95,13 +84,13 @@ export const command = {
       figures: saved.figures,
       pngSkipped: saved.skipped,
     });
-    const out = { ...summary, metrics: metricsFile, charts: saved.charts, figures: saved.figures, pngSkipped: saved.skipped };
-    if (values.json) console.log(JSON.stringify(out));
-    else {
-      console.log(`${values.data}: ${report.n} examples`);
-      for (const [k, v] of Object.entries(summary)) if (k !== 'n') console.log(`  ${k.padEnd(16)} ${v === null ? 'n/a' : v.toFixed(4)}`);
-      console.log(`metrics: ${metricsFile}`);
-      for (const file of saved.charts.length ? saved.charts : saved.figures) console.log(`chart:   ${file}`);
-    }
+    return { ...summary, metrics: metricsFile, charts: saved.charts, figures: saved.figures, pngSkipped: saved.skipped };
   },
-};
+  text(out, { values }) {
+    const { metrics, charts, figures, pngSkipped, ...summary } = out;
+    console.log(`${values.data}: ${summary.n} examples`);
+    for (const [k, v] of Object.entries(summary)) if (k !== 'n') console.log(`  ${k.padEnd(16)} ${v === null ? 'n/a' : v.toFixed(4)}`);
+    console.log(`metrics: ${metrics}`);
+    for (const file of charts.length ? charts : figures) console.log(`chart:   ${file}`);
+  },
+});

@@ -1,10 +1,10 @@
 // `nlpbook tokenize`: shows how the model's tokenizer cuts sentences into WordPiece tokens and ids,
 // the same ids Python's BertTokenizer gives (course step 4).
-import { parseArgs } from 'util';
-import { check } from '../errors';
+import { check } from '../util/errors';
+import { defineCommand } from './command';
 import { inputTexts } from './inputs';
-import { DEFAULT_SETTINGS } from '../settings';
-import { BertTokenizer } from '../tokenizer';
+import { DEFAULT_SETTINGS } from '../settings/index';
+import { BertTokenizer } from '../tokenizer/index';
 
 const USAGE = `usage: nlpbook tokenize [--model DIR_OR_ID] [--max-length N] [--json] (--file FILE | TEXT...)
 
@@ -18,24 +18,14 @@ Tokenizes each TEXT (or each line of FILE; "-" reads stdin) with the model's Wor
   --json              one JSON object per input line: {"text","tokens","input_ids","attention_mask"}
   --file FILE         one text per line`;
 
-export const command = {
+export const command = defineCommand({
+  name: 'tokenize',
   summary: 'WordPiece tokens and ids of texts (--model DIR_OR_ID [--max-length N] --json (--file FILE | TEXT...))',
-  async run(argv: string[]): Promise<void> {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        model: { type: 'string' },
-        'max-length': { type: 'string' },
-        json: { type: 'boolean' },
-        file: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
+  usage: USAGE,
+  options: { model: { type: 'string' }, 'max-length': { type: 'string' }, file: { type: 'string' } },
+  positionals: true,
+  json: true,
+  async run({ values, positionals }) {
     const maxLength = Number(values['max-length'] ?? DEFAULT_SETTINGS.maxSeqLength);
     check(Number.isInteger(maxLength) && maxLength >= 2, `--max-length must be an integer of at least 2, got "${values['max-length']}"`);
     const texts = inputTexts(values.file, positionals, 'tokenize');
@@ -50,4 +40,4 @@ export const command = {
       }
     }
   },
-};
+});

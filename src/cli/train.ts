@@ -1,9 +1,9 @@
 // `nlpbook train`: fine-tunes the classifier as the settings say (course steps 6 and 7),
 // resuming a matching checkpoint in downstreamModelDir. Progress on stderr; the last
 // stdout line is one JSON object with the best model's folder and its validation scores.
-import { parseArgs } from 'util';
-import { settingsFromCli } from '../settings';
-import { fit } from '../trainer';
+import { settingsFromCli } from '../settings/index';
+import { fit } from '../train/index';
+import { defineTrainingCommand } from './command';
 
 const USAGE = `usage: nlpbook train [--config FILE] [--set key=value]...
 
@@ -18,55 +18,28 @@ of it; the test split is not used). Writes to settings.downstreamModelDir:
   --config FILE       settings JSON (see nlpbook settings)
   --set key=value     override one setting, e.g. --set epochs=1 --set batchSize=16`;
 
-export const command = {
+export const command = defineTrainingCommand({
+  name: 'train',
   summary: 'fine-tune on NSMC ([--config FILE] [--set key=value]...); resumes; last stdout line: JSON',
-  async run(argv: string[]): Promise<void> {
-    const { values } = parseArgs({
-      args: argv,
-      options: { config: { type: 'string' }, set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return;
-    }
-    const settings = settingsFromCli({ config: values.config, set: values.set });
-    // Ctrl+C (or a polite kill): finish the current step, save checkpoints/last, print the result.
-    // A second one quits at once (the previous checkpoint is still there).
-    const stop = new AbortController();
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stop.signal.aborted) process.exit(130);
-      console.error(`nlpbook train: ${signal}: stopping after this step and saving a checkpoint (again to quit now)`);
-      stop.abort();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    let r;
-    try {
-      r = await fit(settings, { signal: stop.signal });
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
-    if (!r.finished) process.exitCode = 130;
-    console.log(
-      JSON.stringify({
-        model: r.model,
-        checkpoint: r.checkpoint,
-        validationAccuracy: r.best?.accuracy ?? null,
-        validationLoss: r.best?.loss ?? null,
-        validationPrecision: r.best?.precision ?? null,
-        validationRecall: r.best?.recall ?? null,
-        validationF1: r.best?.f1 ?? null,
-        bestEpoch: r.best?.epoch ?? null,
-        monitor: r.monitor,
-        epochs: r.epochs,
-        steps: r.steps,
-        minutes: r.minutes,
-        finished: r.finished,
-        stoppedEarly: r.stoppedEarly,
-        resumed: r.resumedFrom !== null,
-        metrics: r.metrics,
-      }),
-    );
-  },
-};
+  usage: USAGE,
+  settings: settingsFromCli,
+  train: fit,
+  result: (r) => ({
+    model: r.model,
+    checkpoint: r.checkpoint,
+    validationAccuracy: r.best?.accuracy ?? null,
+    validationLoss: r.best?.loss ?? null,
+    validationPrecision: r.best?.precision ?? null,
+    validationRecall: r.best?.recall ?? null,
+    validationF1: r.best?.f1 ?? null,
+    bestEpoch: r.best?.epoch ?? null,
+    monitor: r.monitor,
+    epochs: r.epochs,
+    steps: r.steps,
+    minutes: r.minutes,
+    finished: r.finished,
+    stoppedEarly: r.stoppedEarly,
+    resumed: r.resumedFrom !== null,
+    metrics: r.metrics,
+  }),
+});

@@ -1,6 +1,6 @@
 // Reading a Jupyter notebook (.ipynb, nbformat 4) with one-line errors that name the
 // file and what was wrong, so `nlpbook export-post` never fails deep inside a cell loop.
-import { NlpbookError } from '../errors';
+import { NlpbookError } from '../util/errors';
 
 /** Multiline text as nbformat stores it: one string, or a list of lines. */
 export type MultilineText = string | string[];

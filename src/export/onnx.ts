@@ -17,12 +17,11 @@ import * as path from 'path';
 import * as crypto from 'crypto';
 import * as os from 'os';
 import { onnx } from 'onnx-proto';
-import { NlpbookError } from '../errors';
-import { softmaxRow } from '../metrics';
-import type { HiddenAct } from '../model/config';
-import type { BertForSequenceClassification } from '../model/bert';
-import { SentenceClassifier, type ClassifierOptions } from '../predict';
-import { tokenizerFiles } from '../tokenizer-files';
+import { NlpbookError } from '../util/errors';
+import { softmaxRow } from '../task/index';
+import type { HiddenAct, BertForSequenceClassification } from '../model/index';
+import { SentenceClassifier, type ClassifierOptions } from '../train/index';
+import { tokenizerFiles } from '../tokenizer/index';
 
 /** The ONNX operator set the graph uses (17: the first with LayerNormalization). */
 export const ONNX_OPSET = 17;

@@ -4,7 +4,7 @@
 // as a file beside the post, linked by a relative path. Jupyter Book's remove-cell,
 // remove-input and remove-output tags leave out what they name. Pure: text in,
 // { markdown, files } out; writing and PNG rendering are write-post.ts's and chromium.ts's jobs.
-import { NlpbookError } from '../errors';
+import { NlpbookError } from '../util/errors';
 import { fenceFor, findSvgs, htmlToMarkdown, imgMark, stripScripts, svgMark } from './html';
 import { mapProse } from './markdown';
 import { cellTags, joinText, Notebook, NotebookCell, NotebookOutput } from './notebook';

@@ -3,8 +3,8 @@
 // output folder: images first, the post last, so a post never links to a missing image.
 import * as fs from 'fs';
 import * as path from 'path';
-import { NlpbookError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
+import { NlpbookError } from '../util/errors';
+import { writeFileAtomic } from '../util/fsutil';
 import { parseNotebook } from './notebook';
 import { checkDate, notebookToPost, Post, PostOptions, slugFor, today, withPngImages } from './post';
 import { svgToPng } from './svg-png';

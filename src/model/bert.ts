@@ -17,9 +17,9 @@
 // hand-written backward passes (encoder.ts): a training step of a kcbert-base-sized
 // model at batch 32 × 128 tokens peaks at 6.9 GB instead of being killed past 21 GB,
 // and a small model's step is ~20% faster than with tfjs's autodiff.
-import { tf } from '../backend';
-import { NlpbookError } from '../errors';
-import { loadPretrained, type LoadReport, type PretrainedOptions } from './checkpoint';
+import { tf } from '../util/backend';
+import { NlpbookError } from '../util/errors';
+import { loadPretrained, type LoadReport, type PretrainedOptions, type WeightSource } from './checkpoint';
 import { BertConfig } from './config';
 import { embeddings, encoderLayer, firstTokens, gatherRows, type LayerWeights } from './encoder';
 import { activation, dropout, layerNorm, linear, SeedStream } from './ops';
@@ -48,9 +48,6 @@ interface ParamSpec {
   shape: number[];
   init: Init;
 }
-
-/** What a model is built from: a value for some parameters (the rest are initialised). */
-export type WeightSource = (name: string, shape: number[]) => tf.Tensor | Float32Array | undefined;
 
 /** Large negative added to attention scores at padding, as transformers does: (1 - mask) · float32 min. */
 const MASK_VALUE = -3.4028234663852886e38;

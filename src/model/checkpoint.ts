@@ -5,19 +5,34 @@
 // into any task model; what does not fit is reported in transformers' words.
 import * as fs from 'fs';
 import * as path from 'path';
-import { tf } from '../backend';
-import { NlpbookError } from '../errors';
-import { writeFileAtomic, writeJsonAtomic } from '../fsutil';
-import { resolveModelDir } from '../hub';
-import { saveSettings, type Settings } from '../settings';
-import type { BertPreTrainedModel, WeightSource } from './bert';
+import { tf } from '../util/backend';
+import { NlpbookError } from '../util/errors';
+import { writeFileAtomic, writeJsonAtomic } from '../util/fsutil';
+import { resolveModelDir } from './hub';
+import { saveSettings, type Settings } from '../settings/index';
 import { BertConfig } from './config';
 import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors';
-import { TorchCheckpoint } from './torch-pickle';
+import { TorchCheckpoint, type CheckpointLimits } from './torch-pickle';
 
 export const WEIGHTS_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
 /** Tokenizer files copied next to a saved model (the ones present). */
 export const SAVED_TOKENIZER_FILES = ['vocab.txt', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'] as const;
+
+/** What a model is built from: a value for some parameters (the rest are initialised). */
+export type WeightSource = (name: string, shape: number[]) => tf.Tensor | Float32Array | undefined;
+
+/**
+ * What loading and saving need of a model: bert.ts's BertPreTrainedModel has it. Named
+ * here so this file does not import bert.ts (which imports loadPretrained from here).
+ */
+export interface CheckpointModel {
+  /** The Python class (config.json "architectures"). */
+  readonly architecture: string;
+  readonly config: BertConfig;
+  /** Parameters by Hugging Face name. */
+  readonly weights: Map<string, tf.Variable>;
+  loadReport?: LoadReport;
+}
 
 export interface LoadReport {
   /** The weights file read. */
@@ -32,15 +47,63 @@ export interface LoadReport {
   warnings: string[];
 }
 
-/** The weights file in `dir`: model.safetensors, else pytorch_model.bin. */
-export function openWeights(dir: string): TensorSource {
+/** Largest safetensors header (JSON) read: about 150 bytes per tensor, so 16 MiB is ~100,000 tensors. */
+const MAX_HEADER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The most tensor bytes a checkpoint for a model with these parameter shapes can need: every
+ * parameter as float64 (8 bytes), plus one more copy of the largest (an MLM decoder stored apart
+ * from the word embeddings) and 16 MiB for small heads and buffers (pooler, NSP, position_ids).
+ * A float32 checkpoint of the model is under half of it. Bounds each storage and their sum.
+ */
+export function weightsByteLimit(shapes: Iterable<readonly number[]>): number {
+  let total = 0;
+  let largest = 0;
+  for (const shape of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    total += n;
+    largest = Math.max(largest, n);
+  }
+  return 8 * (total + largest) + 16 * 1024 * 1024;
+}
+
+/**
+ * The weights file in `dir`: model.safetensors, else pytorch_model.bin. `limits` (loadWeights
+ * and loadPretrained pass weightsByteLimit of the model) bound what is read before anything is
+ * allocated: the pickle and the safetensors header, each storage and their sum.
+ */
+export function openWeights(dir: string, limits: CheckpointLimits = {}): TensorSource {
   if (!fs.existsSync(dir)) throw new NlpbookError(`model folder not found: ${dir}`);
   if (!fs.statSync(dir).isDirectory()) throw new NlpbookError(`${dir}: expected a model folder, found a file`);
   const safetensors = path.join(dir, 'model.safetensors');
-  if (fs.existsSync(safetensors)) return SafetensorsFile.open(safetensors);
+  if (fs.existsSync(safetensors)) {
+    checkSafetensorsHeader(safetensors, limits.maxHeaderBytes ?? MAX_HEADER_BYTES);
+    return SafetensorsFile.open(safetensors);
+  }
   const bin = path.join(dir, 'pytorch_model.bin');
-  if (fs.existsSync(bin)) return TorchCheckpoint.open(bin);
+  if (fs.existsSync(bin)) return TorchCheckpoint.open(bin, limits);
   throw new NlpbookError(`${dir}: no weights file (expected ${WEIGHTS_FILES.join(' or ')})`);
+}
+
+/** Refuses a safetensors file whose header length (its first 8 bytes) is over `max`, before the header is read. */
+function checkSafetensorsHeader(file: string, max: number): void {
+  const head = Buffer.alloc(8);
+  const fd = fs.openSync(file, 'r');
+  let size: number;
+  try {
+    size = fs.fstatSync(fd).size;
+    if (fs.readSync(fd, head, 0, 8, 0) < 8) return; // too short: SafetensorsFile.open says so
+  } finally {
+    fs.closeSync(fd);
+  }
+  const n = head.readBigUInt64LE(0);
+  // Past the end of the file: SafetensorsFile.open says that (truncated), without reading it.
+  if (n > BigInt(max) && n <= BigInt(size - 8)) throw new NlpbookError(`${file}: header length ${n} is over ${max} bytes, more than a model's tensor list needs; refusing to read it`);
+}
+
+/** The bound openWeights applies for a model with these parameter shapes. */
+function limitsFor(shapes: Iterable<readonly number[]>, configFile: string): CheckpointLimits {
+  return { maxBytes: weightsByteLimit(shapes), maxBytesFor: `what a model of ${configFile} can hold` };
 }
 
 /** Legacy TF-era names: LayerNorm.gamma/beta are LayerNorm.weight/bias. */
@@ -130,8 +193,8 @@ function checkShapes(source: TensorSource, byName: Map<string, string>, shapes: 
  * existing model, by Hugging Face name. Parameters the checkpoint lacks keep their
  * current values. Prints transformers-style warnings to stderr unless `quiet`.
  */
-export function loadWeights(model: BertPreTrainedModel, dir: string, options: { quiet?: boolean; ignoreMismatchedSizes?: boolean } = {}): LoadReport {
-  const source = openWeights(dir);
+export function loadWeights(model: CheckpointModel, dir: string, options: { quiet?: boolean; ignoreMismatchedSizes?: boolean } = {}): LoadReport {
+  const source = openWeights(dir, limitsFor([...model.weights.values()].map((v) => v.shape), 'its config'));
   try {
     const names = [...model.weights.keys()];
     const { byName, unexpected } = matchKeys(source.names(), names);
@@ -167,7 +230,7 @@ export interface PretrainedOptions {
 }
 
 /** The pieces of a model class `loadPretrained` uses (its constructor and parameter list). */
-export interface ModelClass<M extends BertPreTrainedModel> {
+export interface ModelClass<M extends CheckpointModel> {
   new (config: BertConfig, source?: WeightSource, seed?: number): M;
   paramShapes(config: BertConfig): Map<string, number[]>;
 }
@@ -177,16 +240,16 @@ export interface ModelClass<M extends BertPreTrainedModel> {
  * model mirror / Hugging Face cache): config.json + weights, new parameters
  * initialised like transformers. The load report is on `model.loadReport`.
  */
-export function loadPretrained<M extends BertPreTrainedModel>(cls: ModelClass<M>, nameOrDir: string, options: PretrainedOptions = {}): M {
+export function loadPretrained<M extends CheckpointModel>(cls: ModelClass<M>, nameOrDir: string, options: PretrainedOptions = {}): M {
   const dir = resolveModelDir(nameOrDir, { modelMirror: options.modelMirror, files: ['config.json'] });
   const configFile = path.join(dir, 'config.json');
   let config = BertConfig.fromFile(configFile);
   if (options.numLabels !== undefined || options.labels !== undefined) {
     config = config.withLabels(options.numLabels ?? options.labels!.length, options.labels);
   }
-  const source = openWeights(dir);
+  const shapes = cls.paramShapes(config);
+  const source = openWeights(dir, limitsFor(shapes.values(), configFile));
   try {
-    const shapes = cls.paramShapes(config);
     const names = [...shapes.keys()];
     const { byName, unexpected } = matchKeys(source.names(), names);
     const mismatchedKeys = checkShapes(source, byName, shapes, configFile, options.ignoreMismatchedSizes);
@@ -218,7 +281,7 @@ export interface SaveOptions {
  * model.safetensors (float32, Hugging Face names), the tokenizer files and
  * settings.json when given. Every file is written atomically.
  */
-export function saveModel(model: BertPreTrainedModel, dir: string, options: SaveOptions = {}): string[] {
+export function saveModel(model: CheckpointModel, dir: string, options: SaveOptions = {}): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const tensors = new Map([...model.weights].map(([name, v]) => [name, { shape: v.shape, data: () => v.dataSync() as Float32Array }]));

@@ -3,7 +3,7 @@
 // transformers' BertConfig defaults, so any config.json Python accepts loads here too.
 import * as fs from 'fs';
 import * as path from 'path';
-import { NlpbookError } from '../errors';
+import { NlpbookError } from '../util/errors';
 
 /** Activations BERT configs use; "gelu" is the exact erf GELU (PyTorch's default). */
 export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'gelu_fast' | 'relu';

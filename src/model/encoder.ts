@@ -4,7 +4,7 @@
 // (see ops.ts for why) and frees every intermediate gradient as soon as it is used.
 // The tfjs tape then holds one node per layer instead of ~60, which also cuts the
 // JavaScript bookkeeping of every step.
-import { tf } from '../backend';
+import { tf } from '../util/backend';
 import type { HiddenAct } from './config';
 import {
   activationBackward, activationForward, attentionBackward, attentionForward, customGrad, dropoutMaskTensor,

@@ -3,9 +3,9 @@
 // and the classifier. Why: eagerly, a small model's forward is mostly per-op dispatch from
 // JavaScript; as one native call it runs 1.6-2.7x faster at 4 layers/H256 (bench/inference.ts).
 // The logits equal the eager model's (test/train-graph.test.ts).
-import { tf } from '../backend';
-import { GraphBuilder, type Sym } from '../tfgraph/graph';
-import { GraphSession } from '../tfgraph/session';
+import { tf } from '../util/backend';
+import { GraphBuilder, type Sym } from '../util/tfgraph/graph';
+import { GraphSession } from '../util/tfgraph/session';
 import type { BertConfig } from './config';
 import { BertGraphOps, encoderGraph, weightPlaceholders } from './train-graph';
 

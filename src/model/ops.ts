@@ -9,7 +9,7 @@
 // piece saves only what its backward needs (linear: its input; attention: q, k, v,
 // the probabilities and the dropout mask; LayerNorm: x̂ and 1/σ), and encoder.ts
 // chains them per layer, freeing each gradient as soon as it is used.
-import { tf } from '../backend';
+import { tf } from '../util/backend';
 import type { HiddenAct } from './config';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];

@@ -5,8 +5,8 @@
 // 438 MB checkpoint never sits in memory whole. Nothing in the file is executed.
 import * as fs from 'fs';
 import * as path from 'path';
-import { NlpbookError } from '../errors';
-import { tempPathFor } from '../fsutil';
+import { NlpbookError } from '../util/errors';
+import { tempPathFor } from '../util/fsutil';
 
 export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 

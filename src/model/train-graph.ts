@@ -1,6 +1,6 @@
 // One training step of BertForSequenceClassification (fine-tuning) or BertForMaskedLM
 // (pretraining) — forward, loss, backward, global-norm clipping — as a single TensorFlow
-// graph (src/tfgraph), run in one native call. Both share the encoder's graph (encoderGraph). The math
+// graph (src/util/tfgraph), run in one native call. Both share the encoder's graph (encoderGraph). The math
 // is the eager model's (encoder.ts, ops.ts), rearranged only where the result is the same
 // (e.g. softmax backward, the word-embedding gradient summed per distinct id before it is
 // scattered), with the same dropout masks for the same seed; test/train-graph.test.ts
@@ -17,9 +17,9 @@
 //
 // Batch size and length are free (shapes are computed inside the graph), so one graph
 // serves every batch of a run; the weights are fed in at each call, not copied.
-import { tf } from '../backend';
-import { GraphBuilder, type Sym } from '../tfgraph/graph';
-import { GraphSession } from '../tfgraph/session';
+import { tf } from '../util/backend';
+import { GraphBuilder, type Sym } from '../util/tfgraph/graph';
+import { GraphSession } from '../util/tfgraph/session';
 import type { BertConfig, HiddenAct } from './config';
 import { dropoutSeedPair, SeedStream } from './ops';
 
@@ -374,11 +374,11 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
 }
 
 /**
- * The global norm of `grads`, as clip.ts globalNorm computes it (sqrt(Σ 2·L2Loss(g)),
+ * The global norm of `grads`, as task/optim/clip.ts globalNorm computes it (sqrt(Σ 2·L2Loss(g)),
  * doubling after the sum: exact in float), and the gradients clipped to `maxGradNorm` as
- * clip.ts clipCoefficient does: each times min(maxNorm · (1 / (norm + 1e-6)), 1). 0: not clipped.
+ * task/optim/clip.ts clipCoefficient does: each times min(maxNorm · (1 / (norm + 1e-6)), 1). 0: not clipped.
  */
-function normAndClip(g: GraphBuilder, o: BertGraphOps, grads: Sym[], maxGradNorm: number): { gradNorm: Sym; clipped: Sym[] } {
+export function normAndClip(g: GraphBuilder, o: BertGraphOps, grads: Sym[], maxGradNorm: number): { gradNorm: Sym; clipped: Sym[] } {
   const halfSquares = grads.map((t) => g.node('L2Loss', [t], { T: { type: 'float32' } })[0]);
   const gradNorm = g.node('Sqrt', [g.mul(g.addN(halfSquares), o.scalar(2))], { T: { type: 'float32' } })[0];
   if (!(maxGradNorm > 0)) return { gradNorm, clipped: grads };

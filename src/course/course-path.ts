@@ -1,0 +1,327 @@
+// The course's path through its steps, shared by the main job (`nlpbook course`) and
+// the notebooks: which profile (src/course/profiles.ts), where its folders are, and for each
+// long step whether its result is already on disk (reused as it is) or must be computed
+// — in which case the time it will take is measured first, on this machine.
+//
+//   <root>/<profile>/            root: env NLPBOOK_COURSE_DIR, default data/course
+//     corpus/                    tiny only: the first rows of each NSMC split
+//     pretrained/                offline / tiny: the model pretrained in step 3a
+//     settings.json, best/, checkpoints/, metrics.jsonl   the fine-tuning run (step 7)
+//
+// The notebooks call it through notebook-course.ts (Korean messages); course.ts runs it
+// end to end. Both build the same settings, so each finds what the other left.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { lastDir, readTrainerState, recoverLast, fit, readMetrics, type FitOptions, type FitResult } from '../train/index';
+import { NsmcCorpus, nsmcPath, readNsmcFile, SPLITS, type FetchResult, type Split } from '../corpus/index';
+import { NlpbookError } from '../util/errors';
+import { writeFileAtomic } from '../util/fsutil';
+import { fetchModel } from '../model/index';
+import {
+  PRETRAIN_STATE_FORMAT, pretrain, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
+  type PretrainOptions, type PretrainResult, type PretrainState, type PretrainSettings,
+} from '../pretrain/index';
+import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles';
+import { DEFAULT_SETTINGS, makeSettings, type Settings } from '../settings/index';
+
+/** The environment variable that picks the profile (the notebooks' one visible line names it). */
+export const PROFILE_ENV = 'NLPBOOK_PROFILE';
+/** The environment variable for the folder the profiles' folders go in (default data/course). */
+export const COURSE_DIR_ENV = 'NLPBOOK_COURSE_DIR';
+
+/** The profile named by NLPBOOK_PROFILE, else 'offline' (the only one that needs no download). */
+export function profileFromEnv(env: NodeJS.ProcessEnv = process.env): ProfileName {
+  return checkProfile(env[PROFILE_ENV]?.trim() || 'offline', PROFILE_ENV);
+}
+
+export function checkProfile(name: string, where = 'profile'): ProfileName {
+  if (!(PROFILE_NAMES as readonly string[]).includes(name)) {
+    throw new NlpbookError(`${where}: "${name}" is not a profile; use ${PROFILE_NAMES.join(', ')} (offline is the default)`);
+  }
+  return name as ProfileName;
+}
+
+/** Everything a profile fixes: its folders and the settings of each stage. */
+export interface CoursePlan {
+  profile: ProfileName;
+  description: string;
+  /** <root>/<profile>: the fine-tuning run's folder (settings.downstreamModelDir). */
+  dir: string;
+  /** Fine-tuning settings; pretrainedModelName is the pretrained folder when the profile pretrains. */
+  settings: Settings;
+  /** Pretraining settings (null: the profile starts from settings.pretrainedModelName as it is). */
+  pretrain: PretrainSettings | null;
+  /** Rows of each NSMC split the profile uses (null: all). */
+  slice: Record<Split, number> | null;
+  /** Where the full NSMC files are fetched to (the slice is cut from them). */
+  corpusRoot: string;
+}
+
+/** The plan of a profile; `overrides` change fine-tuning settings (the CLI's --set). */
+export function coursePlan(profile: ProfileName, overrides: Partial<Settings> = {}, env: NodeJS.ProcessEnv = process.env): CoursePlan {
+  const p = PROFILES[profile];
+  // Everything the profile writes goes under one folder (the fine-tuning run's): moving it moves all.
+  const dir = overrides.downstreamModelDir ?? path.join(env[COURSE_DIR_ENV] || path.join('data', 'course'), profile);
+  const corpusRoot = overrides.downstreamCorpusRootDir ?? DEFAULT_SETTINGS.downstreamCorpusRootDir;
+  const pretrainedDir = path.join(dir, 'pretrained');
+  const settings = makeSettings({
+    ...p.settings,
+    downstreamModelDir: dir,
+    ...(p.slice ? { downstreamCorpusRootDir: path.join(dir, 'corpus') } : {}),
+    ...(p.pretrain ? { pretrainedModelName: pretrainedDir } : {}),
+    ...overrides,
+  });
+  const pretrainSettings = p.pretrain
+    ? makePretrainSettings({
+        ...p.pretrain,
+        tokenizer: 'beomi/kcbert-base',
+        corpusRootDir: settings.downstreamCorpusRootDir,
+        corpusMirror: settings.corpusMirror,
+        modelMirror: settings.modelMirror,
+        outputDir: pretrainedDir,
+        seed: settings.seed,
+        tqdmEnabled: settings.tqdmEnabled,
+      })
+    : null;
+  return { profile, description: p.description, dir, settings, pretrain: pretrainSettings, slice: p.slice ? { ...p.slice } : null, corpusRoot };
+}
+
+// --- step 2: the corpus -------------------------------------------------------------------
+
+export interface CourseCorpus {
+  corpus: NsmcCorpus;
+  /** What fetching the full files did (cached: found valid on disk, no network). */
+  fetched: FetchResult[];
+  /** The folder of the slice the profile uses, else null. */
+  slice: string | null;
+}
+
+/** NSMC as the plan uses it: both files fetched cache-first; the tiny profile's slice cut from them. */
+export async function courseCorpus(plan: CoursePlan): Promise<CourseCorpus> {
+  const s = plan.settings;
+  const full = makeSettings({ ...s, downstreamCorpusRootDir: plan.corpusRoot });
+  const fetched = await new NsmcCorpus(full).fetch();
+  if (!plan.slice) return { corpus: new NsmcCorpus(s), fetched, slice: null };
+  writeSlice(fetched, plan.slice, s.downstreamCorpusRootDir);
+  return { corpus: new NsmcCorpus(s), fetched, slice: s.downstreamCorpusRootDir };
+}
+
+/** <root>/nsmc/ratings_*.txt with the header and the first `rows` records of each split, cut at record boundaries. */
+function writeSlice(fetched: FetchResult[], rows: Record<Split, number>, root: string): void {
+  for (const split of SPLITS) {
+    const source = fetched.find((f) => f.split === split)!.path;
+    const parsed = readNsmcFile(source);
+    const lines = fs.readFileSync(source, 'utf8').split('\n');
+    // parsed.lines are 1-based line numbers of the records: keep everything before record `rows`.
+    const end = rows[split] < parsed.lines.length ? parsed.lines[rows[split]] - 1 : lines.length;
+    const text = `${lines.slice(0, end).join('\n').replace(/\n$/, '')}\n`;
+    const dest = nsmcPath(root, split);
+    // Unchanged files keep their mtime (and so every cache keyed on them).
+    if (!fs.existsSync(dest) || fs.readFileSync(dest, 'utf8') !== text) writeFileAtomic(dest, text);
+  }
+}
+
+// --- measuring this machine ---------------------------------------------------------------
+
+/** What a short trial of a training stage measured on this machine, and what the whole stage will take. */
+export interface StageEstimate {
+  /** Optimizer steps still to do. */
+  steps: number;
+  stepsPerSecond: number;
+  /** Real (non-padding) tokens per second; pretraining only. */
+  tokensPerSecond: number | null;
+  minutes: number;
+  /** Bytes the stage leaves on disk (model + resume checkpoint). */
+  diskBytes: number;
+  /** Resident memory of this process after the trial, bytes (a lower bound for the stage). */
+  memoryBytes: number;
+  /** Seconds the trial itself took. */
+  trialSeconds: number;
+}
+
+const TRIAL_STEPS = 24;
+/** Steps left out of the rate: the first ones build the training graph. */
+const TRIAL_WARMUP = 4;
+
+function scratch(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `nlpbook-trial-${name}-`));
+}
+
+/** Steps per second between the metrics lines of steps `from` and the last one. */
+function rateOf(lines: { step: number; seconds: number }[], from: number): number {
+  const a = lines.find((l) => l.step === from);
+  const b = lines[lines.length - 1];
+  if (!a || !b || b.seconds <= a.seconds) return 0;
+  return (b.step - a.step) / (b.seconds - a.seconds);
+}
+
+/** Times a few pretraining steps of these settings in a scratch folder (removed after). */
+export async function measurePretraining(s: PretrainSettings, options: Pick<PretrainOptions, 'tokenizer'> = {}): Promise<StageEstimate> {
+  const dir = scratch('pretrain');
+  const started = Date.now();
+  try {
+    const trial = await pretrain(
+      { ...s, outputDir: dir, steps: TRIAL_STEPS + 1, minutes: 0, logEverySteps: 1, tqdmEnabled: false, checkpointEveryMinutes: 0 },
+      { tokenizer: options.tokenizer, log: () => {}, stopAt: { steps: TRIAL_STEPS } },
+    );
+    const lines = readMetricsFile(path.join(dir, 'metrics.jsonl')) as { step: number; seconds: number; tokensPerSecond: number }[];
+    const stepsPerSecond = rateOf(lines, TRIAL_WARMUP);
+    const timed = lines.filter((l) => l.step > TRIAL_WARMUP);
+    const tokensPerSecond = timed.length ? timed.reduce((a, l) => a + l.tokensPerSecond, 0) / timed.length : 0;
+    const total = s.steps > 0 ? s.steps : s.epochs * Math.ceil(trial.data.trainSequences / s.batchSize);
+    const done = pretrainStepsDone(s);
+    const steps = Math.max(0, total - done);
+    // Seconds of a stage: steps at the measured rate, capped by the settings' time budget.
+    let seconds = stepsPerSecond > 0 ? steps / stepsPerSecond : 0;
+    if (s.minutes > 0) seconds = Math.min(seconds, s.minutes * 60);
+    const params = trial.parameters;
+    return {
+      steps, stepsPerSecond, tokensPerSecond: Math.round(tokensPerSecond), minutes: seconds / 60,
+      diskBytes: params * 4 * 4, memoryBytes: process.memoryUsage().rss, trialSeconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Times a few fine-tuning steps of these settings in a scratch folder (removed after). */
+export async function measureFineTuning(s: Settings, options: Pick<FitOptions, 'tokenizer' | 'corpus'> = {}): Promise<StageEstimate> {
+  const dir = scratch('finetune');
+  const started = Date.now();
+  try {
+    const trial = await fit(
+      { ...s, downstreamModelDir: dir, logEverySteps: 1, tqdmEnabled: false },
+      { tokenizer: options.tokenizer, corpus: options.corpus, log: () => {}, stopAt: { steps: TRIAL_STEPS } },
+    );
+    const lines = readMetrics(dir).filter((l) => l.type === 'train');
+    const stepsPerSecond = rateOf(lines, TRIAL_WARMUP);
+    const state = readTrainerState(trial.checkpoint);
+    const total = state.totalSteps;
+    const done = fineTuningStepsDone(s);
+    const steps = Math.max(0, total - done);
+    // Validation: one forward pass over the held-out part per epoch, about a third of a training step per batch.
+    const validationSteps = (s.epochs - Math.floor((done / Math.max(1, total)) * s.epochs)) * Math.ceil(state.data.validationExamples / s.batchSize) / 3;
+    const seconds = stepsPerSecond > 0 ? (steps + validationSteps) / stepsPerSecond : 0;
+    const params = trialParameters(trial.checkpoint);
+    return {
+      steps, stepsPerSecond, tokensPerSecond: null, minutes: seconds / 60,
+      // best/ + the top-k checkpoints + last with AdamW's two moments
+      diskBytes: params * 4 * (2 + Math.max(0, s.saveTopK) + 2), memoryBytes: process.memoryUsage().rss, trialSeconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function trialParameters(checkpoint: string): number {
+  const file = path.join(checkpoint, 'model.safetensors');
+  return fs.existsSync(file) ? Math.round(fs.statSync(file).size / 4) : 0;
+}
+
+function readMetricsFile(file: string): Record<string, number>[] {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+}
+
+function pretrainStepsDone(s: PretrainSettings): number {
+  const saved = recoverLast<PretrainState>(s.outputDir!, PRETRAIN_STATE_FORMAT);
+  return saved && pretrainConflicts(saved.settings, s).length === 0 ? saved.step : 0;
+}
+
+function fineTuningStepsDone(s: Settings): number {
+  const saved = recoverLast(s.downstreamModelDir);
+  return saved ? saved.step : 0;
+}
+
+// --- step 3: the pretrained model ---------------------------------------------------------
+
+export interface CoursePretrained {
+  /** The model folder (Hugging Face layout), or the hub id's local snapshot. */
+  model: string;
+  /** Found finished on disk (or in a cache / mirror) and used as it is. */
+  reused: boolean;
+  /** The pretraining run, when the profile pretrains. */
+  result: PretrainResult | null;
+  /** The measured estimate, when something had to be computed. */
+  estimate: StageEstimate | null;
+}
+
+export interface StageOptions {
+  log?: (line: string) => void;
+  /** Called with the estimate before a long computation starts. */
+  onEstimate?: (estimate: StageEstimate) => void;
+  /** Skip the trial run (no estimate; the tests and resumed runs). */
+  measure?: boolean;
+  pretrain?: PretrainOptions;
+  fit?: FitOptions;
+}
+
+/** The pretrained model is finished on disk with the plan's settings. */
+export function pretrainedReady(plan: CoursePlan): boolean {
+  if (!plan.pretrain) return false;
+  const dir = plan.pretrain.outputDir!;
+  const saved = readPretrainResult(dir) ? readSavedPretrainSettings(dir) : null;
+  return saved !== null && pretrainConflicts(saved, plan.pretrain).length === 0;
+}
+
+/**
+ * Step 3's model: the profile's pretrained folder (reused when finished, else pretrained
+ * now, after a measured estimate), or the book's hub model with its weights.
+ */
+export async function coursePretrained(plan: CoursePlan, options: StageOptions = {}): Promise<CoursePretrained> {
+  if (!plan.pretrain) {
+    const dir = await fetchModel(plan.settings.pretrainedModelName, {
+      modelMirror: plan.settings.modelMirror, files: ['config.json'], oneOf: [['model.safetensors', 'pytorch_model.bin']], progress: plan.settings.tqdmEnabled,
+    }).catch((e: Error) => {
+      throw new NlpbookError(
+        `profile ${plan.profile} needs the weights of ${plan.settings.pretrainedModelName}, and they are not here: offline, use the profile offline ` +
+          `(${PROFILE_ENV}=offline, the default: it pretrains its own model) — ${e.message}`,
+      );
+    });
+    return { model: dir, reused: true, result: null, estimate: null };
+  }
+  if (pretrainedReady(plan)) {
+    const result = await pretrain(plan.pretrain, { log: () => {}, ...options.pretrain });
+    return { model: result.model, reused: true, result, estimate: null };
+  }
+  let estimate: StageEstimate | null = null;
+  if (options.measure ?? true) {
+    estimate = await measurePretraining(plan.pretrain, { tokenizer: options.pretrain?.tokenizer });
+    options.onEstimate?.(estimate);
+  }
+  const result = await pretrain(plan.pretrain, { log: options.log, ...options.pretrain });
+  if (!result.finished) throw new NlpbookError(`pretraining stopped before the end (${result.steps} of ${result.totalSteps} steps); run again to resume`);
+  return { model: result.model, reused: false, result, estimate };
+}
+
+// --- step 7: fine-tuning ------------------------------------------------------------------
+
+export interface CourseFineTuned {
+  result: FitResult;
+  /** A finished run with the same settings was found and returned without training. */
+  reused: boolean;
+  estimate: StageEstimate | null;
+}
+
+/** The fine-tuning run of the plan is finished on disk (with any settings: fit() says if they differ). */
+export function fineTunedReady(plan: CoursePlan): boolean {
+  const last = lastDir(plan.settings.downstreamModelDir);
+  return fs.existsSync(path.join(last, 'trainer-state.json')) && readTrainerState(last).finished;
+}
+
+/** Step 7: fine-tunes as the plan says, or returns the finished run with the same settings. */
+export async function courseFineTuned(plan: CoursePlan, options: StageOptions = {}): Promise<CourseFineTuned> {
+  if (fineTunedReady(plan)) {
+    const result = await fit(plan.settings, { log: () => {}, ...options.fit });
+    return { result, reused: true, estimate: null };
+  }
+  let estimate: StageEstimate | null = null;
+  if (options.measure ?? true) {
+    estimate = await measureFineTuning(plan.settings, { tokenizer: options.fit?.tokenizer, corpus: options.fit?.corpus });
+    options.onEstimate?.(estimate);
+  }
+  const result = await fit(plan.settings, { log: options.log, ...options.fit });
+  if (!result.finished) throw new NlpbookError(`fine-tuning stopped before the end (${result.epochs} epochs); run again to resume`);
+  return { result, reused: false, estimate };
+}

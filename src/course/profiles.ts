@@ -1,0 +1,43 @@
+// The main job's profiles: which settings `nlpbook course` runs with.
+//  - offline (default): no download at all. Pretrain a small BERT with kcbert-base's real
+//    vocabulary on NSMC's training texts (03b), then fine-tune it (07) — sized for 2 cores.
+//  - book: the book exactly (beomi/kcbert-base from the hub, maxSeqLength 128, batch 32,
+//    lr 5e-5, 3 epochs), for a machine with internet (and ideally a GPU).
+//  - tiny: the same pipeline on a tiny model and a slice of NSMC, for the test suite.
+import type { PretrainSettings } from '../pretrain/index';
+import type { Settings } from '../settings/index';
+
+export type ProfileName = 'offline' | 'book' | 'tiny';
+export const PROFILE_NAMES: readonly ProfileName[] = ['offline', 'book', 'tiny'];
+
+export interface Profile {
+  description: string;
+  /** Pretraining before fine-tuning (null: settings.pretrainedModelName is used as it is). */
+  pretrain: Partial<PretrainSettings> | null;
+  /** Fine-tuning settings over the defaults (pretrainedModelName is set to the pretrained folder when pretrain is given). */
+  settings: Partial<Settings>;
+  /** Use only the first rows of each NSMC split (tests). */
+  slice?: { train: number; test: number };
+}
+
+export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
+  offline: {
+    description: 'pretrain a small BERT (kcbert vocabulary) on NSMC train texts, then fine-tune it; no download',
+    // Four passes over the NSMC training texts (~34 minutes on 2 quiet cores with the
+    // training graph); the schedule is planned for them, and `minutes` only caps a slow
+    // machine (a cut run keeps a half-decayed learning rate, so the cap stays generous).
+    pretrain: { layers: 4, hidden: 256, heads: 4, intermediate: 1024, maxPositions: 128, maxSeqLength: 64, batchSize: 128, steps: 0, epochs: 4, minutes: 36 }, // = pretraining's defaults + the cap
+    settings: { maxSeqLength: 64, batchSize: 32, learningRate: 1e-4, epochs: 2, warmupRatio: 0.1, downstreamModelDir: 'data/course/offline' },
+  },
+  book: {
+    description: 'the book: beomi/kcbert-base from the hub, maxSeqLength 128, batch 32, lr 5e-5, 3 epochs',
+    pretrain: null,
+    settings: { pretrainedModelName: 'beomi/kcbert-base', maxSeqLength: 128, batchSize: 32, learningRate: 5e-5, epochs: 3, downstreamModelDir: 'data/course/book' },
+  },
+  tiny: {
+    description: 'the offline pipeline on a tiny model and 2,000 / 500 NSMC rows (seconds; for tests)',
+    pretrain: { layers: 1, hidden: 32, heads: 2, intermediate: 64, maxPositions: 64, maxSeqLength: 32, batchSize: 32, steps: 20, heldOutDocuments: 50, logEverySteps: 5 },
+    settings: { maxSeqLength: 32, batchSize: 32, learningRate: 1e-3, epochs: 1, logEverySteps: 5, downstreamModelDir: 'data/course/tiny' },
+    slice: { train: 2000, test: 500 },
+  },
+};
