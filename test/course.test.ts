@@ -5,6 +5,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { profileFromEnv } from '../src/course/index';
+import { courseCorpus, coursePlan, coursePretrained, planPretraining, pretrainedReady } from '../src/course/course-path';
+import { pretrain } from '../src/pretrain/index';
+import { BertTokenizer } from '../src/tokenizer/index';
 import { openCourse } from '../src/course/index';
 import { jsonLines, runCli, SHARED, tempDir } from './helpers';
 
@@ -67,6 +70,35 @@ test('a notebook set up in the book profile without kcbert-base weights says in 
       return true;
     });
     assert.ok(!fs.existsSync(path.join(home, 'course', 'book', 'checkpoints')), 'nothing was trained');
+  } finally {
+    process.env = saved;
+  }
+});
+
+test('a budget plans the pretraining steps from measured speeds, and a finished model planned for other steps is reused', { timeout: 5 * 60 * 1000 }, async () => {
+  const home = tempDir();
+  const saved = { ...process.env };
+  Object.assign(process.env, { NLPBOOK_MIRROR: SHARED });
+  try {
+    const plan = coursePlan('tiny', { downstreamModelDir: path.join(home, 'run') }, process.env, { minutes: 6 });
+    await courseCorpus(plan);
+    const tokenizer = await BertTokenizer.fromPretrained('beomi/kcbert-base', { modelMirror: null });
+    const started = Date.now();
+    const { settings, budget } = await planPretraining(plan, started, { tokenizer });
+    // The pretraining share is what the measured fine-tuning and evaluation leave of the budget.
+    assert.ok(Math.abs(budget.pretraining - (6 - budget.spent - budget.fineTuning - budget.evaluation - budget.margin)) < 0.02, JSON.stringify(budget));
+    assert.ok(budget.fineTuning > 0 && budget.evaluation > 0 && budget.tokensPerSecond > 0, JSON.stringify(budget));
+    assert.equal(settings.steps, budget.steps);
+    assert.ok(budget.steps > 100, `${budget.steps} steps planned for ${budget.pretraining} minutes`);
+    assert.ok(budget.passes > 0);
+    // A finished pretrained model whose settings differ only in the planned steps is the profile's model.
+    const quick = { ...settings, steps: 5 };
+    await pretrain(quick, { tokenizer, log: () => {} });
+    assert.equal(pretrainedReady(plan), true);
+    const got = await coursePretrained(plan, { pretrain: { tokenizer } });
+    assert.deepEqual([got.reused, got.result?.steps, got.budget], [true, 5, null]);
+    // ... but not one of another size.
+    assert.equal(pretrainedReady({ ...plan, pretrain: { ...plan.pretrain!, hidden: 64, heads: 2 } }), false);
   } finally {
     process.env = saved;
   }

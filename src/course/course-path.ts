@@ -17,9 +17,10 @@ import { lastDir, readTrainerState, recoverLast, fit, readMetrics, type FitOptio
 import { NsmcCorpus, nsmcPath, readNsmcFile, SPLITS, type FetchResult, type Split } from '../corpus/index';
 import { NlpbookError } from '../util/errors';
 import { writeFileAtomic } from '../util/fsutil';
-import { fetchModel } from '../model/index';
+import { BertForMaskedLM, fetchModel, saveModel } from '../model/index';
+import { BertTokenizer } from '../tokenizer/index';
 import {
-  PRETRAIN_STATE_FORMAT, pretrain, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
+  PRETRAIN_STATE_FORMAT, pretrain, pretrainConfig, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
   type PretrainOptions, type PretrainResult, type PretrainState, type PretrainSettings,
 } from '../pretrain/index';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles';
@@ -56,10 +57,18 @@ export interface CoursePlan {
   slice: Record<Split, number> | null;
   /** Where the full NSMC files are fetched to (the slice is cut from them). */
   corpusRoot: string;
+  /**
+   * Wall-clock budget of the whole job in minutes (null: none). With one, the pretraining
+   * steps are planned (planPretraining) so that pretraining, fine-tuning and the evaluation
+   * end within it on this machine.
+   */
+  minutes: number | null;
 }
 
 /** The plan of a profile; `overrides` change fine-tuning settings (the CLI's --set). */
-export function coursePlan(profile: ProfileName, overrides: Partial<Settings> = {}, env: NodeJS.ProcessEnv = process.env): CoursePlan {
+export function coursePlan(
+  profile: ProfileName, overrides: Partial<Settings> = {}, env: NodeJS.ProcessEnv = process.env, options: { minutes?: number | null } = {},
+): CoursePlan {
   const p = PROFILES[profile];
   // Everything the profile writes goes under one folder (the fine-tuning run's): moving it moves all.
   const dir = overrides.downstreamModelDir ?? path.join(env[COURSE_DIR_ENV] || path.join('data', 'course'), profile);
@@ -84,7 +93,9 @@ export function coursePlan(profile: ProfileName, overrides: Partial<Settings> = 
         tqdmEnabled: settings.tqdmEnabled,
       })
     : null;
-  return { profile, description: p.description, dir, settings, pretrain: pretrainSettings, slice: p.slice ? { ...p.slice } : null, corpusRoot };
+  const minutes = options.minutes === undefined ? p.minutes ?? null : options.minutes;
+  if (minutes !== null && !(minutes > 0)) throw new NlpbookError(`--minutes: expected a positive number of minutes, got ${minutes}`);
+  return { profile, description: p.description, dir, settings, pretrain: pretrainSettings, slice: p.slice ? { ...p.slice } : null, corpusRoot, minutes };
 }
 
 // --- step 2: the corpus -------------------------------------------------------------------
@@ -138,11 +149,13 @@ export interface StageEstimate {
   memoryBytes: number;
   /** Seconds the trial itself took. */
   trialSeconds: number;
+  /** Optimizer steps in one pass over the training data. */
+  stepsPerPass: number;
 }
 
-const TRIAL_STEPS = 24;
+const TRIAL_STEPS = 40;
 /** Steps left out of the rate: the first ones build the training graph. */
-const TRIAL_WARMUP = 4;
+const TRIAL_WARMUP = 8;
 
 function scratch(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `nlpbook-trial-${name}-`));
@@ -169,7 +182,8 @@ export async function measurePretraining(s: PretrainSettings, options: Pick<Pret
     const stepsPerSecond = rateOf(lines, TRIAL_WARMUP);
     const timed = lines.filter((l) => l.step > TRIAL_WARMUP);
     const tokensPerSecond = timed.length ? timed.reduce((a, l) => a + l.tokensPerSecond, 0) / timed.length : 0;
-    const total = s.steps > 0 ? s.steps : s.epochs * Math.ceil(trial.data.trainSequences / s.batchSize);
+    const stepsPerPass = Math.ceil(trial.data.trainSequences / s.batchSize);
+    const total = s.steps > 0 ? s.steps : s.epochs * stepsPerPass;
     const done = pretrainStepsDone(s);
     const steps = Math.max(0, total - done);
     // Seconds of a stage: steps at the measured rate, capped by the settings' time budget.
@@ -178,7 +192,7 @@ export async function measurePretraining(s: PretrainSettings, options: Pick<Pret
     const params = trial.parameters;
     return {
       steps, stepsPerSecond, tokensPerSecond: Math.round(tokensPerSecond), minutes: seconds / 60,
-      diskBytes: params * 4 * 4, memoryBytes: process.memoryUsage().rss, trialSeconds: (Date.now() - started) / 1000,
+      diskBytes: params * 4 * 4, memoryBytes: process.memoryUsage().rss, trialSeconds: (Date.now() - started) / 1000, stepsPerPass,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -208,6 +222,7 @@ export async function measureFineTuning(s: Settings, options: Pick<FitOptions, '
       steps, stepsPerSecond, tokensPerSecond: null, minutes: seconds / 60,
       // best/ + the top-k checkpoints + last with AdamW's two moments
       diskBytes: params * 4 * (2 + Math.max(0, s.saveTopK) + 2), memoryBytes: process.memoryUsage().rss, trialSeconds: (Date.now() - started) / 1000,
+      stepsPerPass: state.batchesPerEpoch,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -245,9 +260,15 @@ export interface CoursePretrained {
   result: PretrainResult | null;
   /** The measured estimate, when something had to be computed. */
   estimate: StageEstimate | null;
+  /** The budget's plan, when pretraining was planned to fit plan.minutes. */
+  budget: BudgetPlan | null;
 }
 
 export interface StageOptions {
+  /** When the whole job began (Date.now()): the budget counts from there. */
+  startedAt?: number;
+  /** Called with the budget's plan before pretraining starts. */
+  onBudget?: (budget: BudgetPlan) => void;
   log?: (line: string) => void;
   /** Called with the estimate before a long computation starts. */
   onEstimate?: (estimate: StageEstimate) => void;
@@ -257,12 +278,95 @@ export interface StageOptions {
   fit?: FitOptions;
 }
 
-/** The pretrained model is finished on disk with the plan's settings. */
+/**
+ * What a budget decides about pretraining (how long it runs), not what the model is: a
+ * finished model that differs from the plan only here is the profile's model (a faster
+ * machine trained it for more steps in the same minutes).
+ */
+const PLANNED: readonly (keyof PretrainSettings)[] = ['steps', 'epochs', 'minutes'];
+
+function modelConflicts(saved: PretrainSettings, plan: PretrainSettings): string[] {
+  return pretrainConflicts({ ...saved, ...Object.fromEntries(PLANNED.map((k) => [k, plan[k]])) }, plan);
+}
+
+/** The pretrained model is finished on disk with the plan's settings (the budget's planned steps aside). */
 export function pretrainedReady(plan: CoursePlan): boolean {
   if (!plan.pretrain) return false;
   const dir = plan.pretrain.outputDir!;
   const saved = readPretrainResult(dir) ? readSavedPretrainSettings(dir) : null;
-  return saved !== null && pretrainConflicts(saved, plan.pretrain).length === 0;
+  return saved !== null && modelConflicts(saved, plan.pretrain).length === 0;
+}
+
+/** How the whole job's minutes were shared out, as planned before pretraining. */
+export interface BudgetPlan {
+  /** The whole job's budget. */
+  minutes: number;
+  /** Minutes already gone when planning ended (corpus, features, the trial steps). */
+  spent: number;
+  /** Measured estimates of what comes after pretraining. */
+  fineTuning: number;
+  evaluation: number;
+  /** Left unplanned for what varies (loading, checkpoints, a busier machine). */
+  margin: number;
+  /** What pretraining gets, and the steps and passes it makes of them at the measured speed. */
+  pretraining: number;
+  steps: number;
+  passes: number;
+  tokensPerSecond: number;
+  /** Disk pretraining leaves (model + resume checkpoint) and this process's memory after the trial, bytes. */
+  diskBytes: number;
+  memoryBytes: number;
+}
+
+/** Minutes kept free of the plan: checkpoints, model loading, load spikes. */
+const BUDGET_MARGIN = 2;
+
+/**
+ * Plans the pretraining steps so that the whole job ends within plan.minutes (the budget-aware
+ * schedule of Cramming, Geiping & Goldstein 2022): fine-tuning and evaluation are measured on
+ * this machine (a few fine-tuning steps of a model of the same shape), pretraining gets the
+ * rest, and its steps are that time at its measured speed. The learning rate then decays to
+ * 0 exactly at the last planned step: a fast machine trains more, a slow one less, and neither
+ * cuts its schedule short.
+ */
+export async function planPretraining(
+  plan: CoursePlan, startedAt: number, options: { tokenizer: BertTokenizer; corpus?: FitOptions['corpus'] },
+): Promise<{ settings: PretrainSettings; budget: BudgetPlan }> {
+  const s = plan.pretrain!;
+  const minutes = plan.minutes!;
+  // A random model of the pretrained model's shape trains at the same speed.
+  const shape = scratch('shape');
+  try {
+    const model = BertForMaskedLM.init(pretrainConfig(s, options.tokenizer), s.seed);
+    saveModel(model, shape); // fine-tuning's trial gets the tokenizer itself
+    model.dispose();
+    const ft = await measureFineTuning({ ...plan.settings, pretrainedModelName: shape }, { tokenizer: options.tokenizer, corpus: options.corpus });
+    const pre = await measurePretraining(s, { tokenizer: options.tokenizer });
+    // Scoring the test split: a forward pass per sentence, about a third of a training step's work, plus the charts.
+    const testSentences = plan.slice?.test ?? 50_000;
+    const evaluation = testSentences / (3 * plan.settings.batchSize * Math.max(ft.stepsPerSecond, 1e-3)) / 60 + 0.5;
+    const spent = (Date.now() - startedAt) / 60000;
+    const pretraining = minutes - spent - ft.minutes - evaluation - BUDGET_MARGIN;
+    if (pretraining < 1) {
+      throw new NlpbookError(
+        `--minutes ${minutes}: fine-tuning (${ft.minutes.toFixed(1)} min measured here) and evaluation (${evaluation.toFixed(1)}) leave no time to pretrain; ` +
+          `give at least ${Math.ceil(spent + ft.minutes + evaluation + BUDGET_MARGIN + 5)} minutes`,
+      );
+    }
+    const steps = Math.max(1, Math.floor(pretraining * 60 * pre.stepsPerSecond));
+    const round = (x: number) => Math.round(x * 100) / 100;
+    return {
+      // A safety cap well past the plan: only a machine that slows down a lot mid-run hits it.
+      settings: { ...s, steps, minutes: round(pretraining * 1.3) },
+      budget: {
+        minutes, spent: round(spent), fineTuning: round(ft.minutes), evaluation: round(evaluation), margin: BUDGET_MARGIN,
+        pretraining: round(pretraining), steps, passes: round(steps / pre.stepsPerPass), tokensPerSecond: pre.tokensPerSecond ?? 0,
+        diskBytes: pre.diskBytes, memoryBytes: pre.memoryBytes,
+      },
+    };
+  } finally {
+    fs.rmSync(shape, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -279,20 +383,33 @@ export async function coursePretrained(plan: CoursePlan, options: StageOptions =
           `(${PROFILE_ENV}=offline, the default: it pretrains its own model) — ${e.message}`,
       );
     });
-    return { model: dir, reused: true, result: null, estimate: null };
+    return { model: dir, reused: true, result: null, estimate: null, budget: null };
   }
+  const dir = plan.pretrain.outputDir!;
   if (pretrainedReady(plan)) {
-    const result = await pretrain(plan.pretrain, { log: () => {}, ...options.pretrain });
-    return { model: result.model, reused: true, result, estimate: null };
+    const result = { ...readPretrainResult(dir)!, model: dir, reused: true };
+    return { model: dir, reused: true, result, estimate: null, budget: null };
   }
+  let settings = plan.pretrain;
   let estimate: StageEstimate | null = null;
-  if (options.measure ?? true) {
-    estimate = await measurePretraining(plan.pretrain, { tokenizer: options.pretrain?.tokenizer });
+  let budget: BudgetPlan | null = null;
+  // An interrupted run resumes with the steps it was planned with.
+  const interrupted = recoverLast<PretrainState>(dir, PRETRAIN_STATE_FORMAT);
+  if (interrupted && modelConflicts(interrupted.settings, settings).length === 0) {
+    settings = { ...settings, ...Object.fromEntries(PLANNED.map((k) => [k, interrupted.settings[k]])) };
+  } else if (plan.minutes !== null && !settings.testMode) {
+    const tokenizer = options.pretrain?.tokenizer ?? (await BertTokenizer.fromPretrained(settings.tokenizer, { modelMirror: settings.modelMirror }));
+    const planned = await planPretraining(plan, options.startedAt ?? Date.now(), { tokenizer, corpus: options.fit?.corpus });
+    settings = planned.settings;
+    budget = planned.budget;
+    options.onBudget?.(budget);
+  } else if (options.measure ?? true) {
+    estimate = await measurePretraining(settings, { tokenizer: options.pretrain?.tokenizer });
     options.onEstimate?.(estimate);
   }
-  const result = await pretrain(plan.pretrain, { log: options.log, ...options.pretrain });
+  const result = await pretrain(settings, { log: options.log, ...options.pretrain });
   if (!result.finished) throw new NlpbookError(`pretraining stopped before the end (${result.steps} of ${result.totalSteps} steps); run again to resume`);
-  return { model: result.model, reused: false, result, estimate };
+  return { model: result.model, reused: false, result, estimate, budget };
 }
 
 // --- step 7: fine-tuning ------------------------------------------------------------------

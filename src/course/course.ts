@@ -7,7 +7,7 @@ import * as path from 'path';
 import { initBackend } from '../util/backend';
 import { evaluationFigures, saveCharts, lineChartSvg } from '../charts/index';
 import { SPLITS } from '../corpus/index';
-import { courseCorpus, courseFineTuned, coursePlan, coursePretrained, type StageEstimate } from './course-path';
+import { courseCorpus, courseFineTuned, coursePlan, coursePretrained, type BudgetPlan, type StageEstimate } from './course-path';
 import { ClassificationDataset, comparePadding, type DatasetMode } from '../data/index';
 import { evaluateModel, readTrainingCurves, type EvaluationResult } from '../evaluate/index';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fsutil';
@@ -24,6 +24,8 @@ export interface CourseOptions {
   log?: (line: string) => void;
   /** Skip the few timed trial steps before pretraining and fine-tuning (their estimate is only logged). */
   noTrial?: boolean;
+  /** The whole job's budget in minutes (default: the profile's; null: none). */
+  minutes?: number | null;
 }
 
 export interface CourseResult {
@@ -35,7 +37,9 @@ export interface CourseResult {
   profile: ProfileName;
   test: EvaluationResult;
   validation: FitResult['best'];
-  pretrained: { model: string; reused: boolean; minutes: number; mlmAccuracy: number | null; steps: number } | null;
+  pretrained: { model: string; reused: boolean; minutes: number; mlmAccuracy: number | null; steps: number; passes: number } | null;
+  /** How the budget (--minutes) was shared out before pretraining; null when pretraining was reused or there is no budget. */
+  budget: BudgetPlan | null;
   stageMinutes: Record<string, number>;
   features: Record<DatasetMode, { examples: number; meanTokens: number; p95Tokens: number }>;
   padding: { fixed: number; dynamic: number; bucketed: number };
@@ -51,7 +55,7 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   const started = Date.now();
   const log = options.log ?? ((l: string) => console.error(l));
   const profileName = options.profile ?? 'offline';
-  const plan = coursePlan(profileName, options.overrides);
+  const plan = coursePlan(profileName, options.overrides, process.env, { minutes: options.minutes });
   const settings = plan.settings;
   const stageMinutes: Record<string, number> = {};
   let stageStart = Date.now();
@@ -84,11 +88,23 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   stage('corpus');
 
   let pretrained: CourseResult['pretrained'] = null;
+  let budget: BudgetPlan | null = null;
+  // kcbert-base's vocabulary is the pretrained model's (step 4 loads the same files from its folder).
+  const kcbert = await BertTokenizer.fromPretrained('beomi/kcbert-base', { modelMirror: settings.modelMirror });
   if (plan.pretrain) {
     // Pretraining reads only the training split's texts (never the test split).
-    const got = await coursePretrained(plan, { log, onEstimate: estimate('3a pretraining'), measure: !options.noTrial });
+    const got = await coursePretrained(plan, {
+      log, startedAt: started, onEstimate: estimate('3a pretraining'), measure: !options.noTrial,
+      onBudget: (b) => step('3a pretraining', `budget ${b.minutes} min: ${b.spent} spent, fine-tuning ${b.fineTuning} and evaluation ${b.evaluation} measured here, ` +
+        `${b.margin} kept free -> pretraining ${b.pretraining} min = ${b.steps} steps (${b.passes} passes) at ${b.tokensPerSecond} tokens/s`),
+      pretrain: { tokenizer: kcbert }, fit: { corpus },
+    });
+    budget = got.budget;
     const result = got.result!;
-    pretrained = { model: result.model, reused: got.reused, minutes: result.minutes, mlmAccuracy: result.mlmAccuracy, steps: result.steps };
+    pretrained = {
+      model: result.model, reused: got.reused, minutes: result.minutes, mlmAccuracy: result.mlmAccuracy, steps: result.steps,
+      passes: Math.round((result.trainedTokens / result.data.trainTokens) * 100) / 100,
+    };
     step('3a pretraining', `${got.reused ? 'reused' : 'trained'} ${result.model}: ${result.steps} steps, MLM accuracy ${result.mlmAccuracy?.toFixed(3)} on held-out training texts`);
   }
   stage('pretraining');
@@ -136,6 +152,7 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
     charts,
     validation: trained.best,
     pretrained,
+    budget,
     stageMinutes,
     features,
     padding,
@@ -158,7 +175,7 @@ function writeReport(r: CourseResult, settings: Settings): void {
   writeFileAtomic(path.join(dir, 'loss.svg'), svg);
   writeJsonAtomic(path.join(dir, 'report.json'), r);
   const run = { date: new Date().toISOString(), profile: r.profile, model: modelSize(settings.pretrainedModelName), minutes: r.minutes, stageMinutes: r.stageMinutes,
-    pretrained: r.pretrained, epochs: settings.epochs, testAccuracy: r.testAccuracy, validationAccuracy: r.validationAccuracy };
+    pretrained: r.pretrained, budget: r.budget, epochs: settings.epochs, testAccuracy: r.testAccuracy, validationAccuracy: r.validationAccuracy };
   fs.mkdirSync(dir, { recursive: true });
   fs.appendFileSync(path.join(dir, 'runs.jsonl'), `${JSON.stringify(run)}\n`);
   const runs = fs.readFileSync(path.join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -170,6 +187,7 @@ function writeReport(r: CourseResult, settings: Settings): void {
     `- validation accuracy (best epoch): ${fmt(r.validationAccuracy)}`,
     `- **test accuracy: ${fmt(r.testAccuracy)}** (precision ${fmt(r.test.precision)}, recall ${fmt(r.test.recall)}, F1 ${fmt(r.test.f1)}, n=${r.test.n})`,
     `- wall-clock: ${r.minutes.toFixed(1)} min (${Object.entries(r.stageMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`,
+    ...(r.budget ? [`- budget: ${r.budget.minutes} min; pretraining planned for ${r.budget.pretraining} min = ${r.budget.steps} steps (${r.budget.passes} passes over the training texts) at ${r.budget.tokensPerSecond} tokens/s measured here`] : []),
     '',
     '![loss](loss.svg)',
     '',
@@ -179,9 +197,9 @@ function writeReport(r: CourseResult, settings: Settings): void {
     '',
     '## Runs in this folder: accuracy vs wall-clock minutes',
     '',
-    '| date | profile | model | pretraining (min, steps, MLM acc.) | fine-tuning epochs | minutes | validation accuracy | test accuracy |',
+    '| date | profile | model | pretraining (min, steps, passes, MLM acc.) | fine-tuning epochs | minutes | validation accuracy | test accuracy |',
     '|---|---|---|---|---|---|---|---|',
-    ...runs.map((x) => `| ${x.date} | ${x.profile} | ${x.model ?? '—'} | ${x.pretrained ? `${x.pretrained.reused ? 'reused' : x.pretrained.minutes.toFixed(1)}, ${x.pretrained.steps}, ${fmt(x.pretrained.mlmAccuracy)}` : '—'} | ${x.epochs ?? '—'} | ${x.minutes.toFixed(1)} | ${fmt(x.validationAccuracy)} | ${fmt(x.testAccuracy)} |`),
+    ...runs.map((x) => `| ${x.date} | ${x.profile} | ${x.model ?? '—'} | ${x.pretrained ? `${x.pretrained.reused ? 'reused' : x.pretrained.minutes.toFixed(1)}, ${x.pretrained.steps}, ${x.pretrained.passes ?? '—'}, ${fmt(x.pretrained.mlmAccuracy)}` : '—'} | ${x.epochs ?? '—'} | ${x.minutes.toFixed(1)} | ${fmt(x.validationAccuracy)} | ${fmt(x.testAccuracy)} |`),
     '',
   ];
   writeFileAtomic(r.report, lines.join('\n'));

@@ -95,6 +95,11 @@ export class Course {
       got = await coursePretrained(this.plan, {
         log: say,
         onEstimate: (e) => say(estimateLine('사전학습 모델이 아직 없어 지금 만듭니다(3a단계와 같은 일)', e)),
+        onBudget: (b) => say(
+          `사전학습 모델이 아직 없어 지금 만듭니다. 전체 ${b.minutes}분 예산에서 이 컴퓨터로 잰 미세 조정 ${b.fineTuning.toFixed(1)}분, 평가 ${b.evaluation.toFixed(1)}분, ` +
+            `여유 ${b.margin}분을 빼고 사전학습에 약 ${Math.round(b.pretraining)}분을 씁니다: 초당 ${n(b.tokensPerSecond)}토큰으로 ${n(b.steps)}스텝` +
+            `(학습 문장 ${b.passes}바퀴). 디스크 약 ${mb(b.diskBytes)}, 메모리 약 ${mb(b.memoryBytes)}. 진행 줄의 ETA가 남은 시간입니다. 중간에 멈춰도 같은 셀을 다시 실행하면 이어서 합니다.`,
+        ),
         pretrain: { tokenizer: await this.tokenizer() },
       });
     } catch (e) {

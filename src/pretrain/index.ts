@@ -2,7 +2,7 @@
 // (masked-language model), built from later steps' parts: tokenizer, loader, optimizer,
 // checkpoints. Notebook 03a-pretraining.
 export {
-  maskingOptions, pretrain, PRETRAIN_STATE_FORMAT, pretrainMetrics, readPretrainResult,
+  maskingOptions, pretrain, pretrainConfig, PRETRAIN_STATE_FORMAT, pretrainMetrics, readPretrainResult,
   type PretrainOptions, type PretrainResult, type PretrainState,
 } from './pretrain';
 export {
