@@ -266,6 +266,28 @@ describe('pretrain', () => {
     assert.equal(resumed.mlmLoss, straight.mlmLoss);
   });
 
+  test('ELECTRA: the discriminator learns, a stopped-and-resumed run equals a straight one, and the folder loads as a BERT classifier', async () => {
+    const e = (overrides: Partial<PretrainSettings> = {}) => tiny({ objective: 'electra', steps: 30, dropout: false, ...overrides });
+    const straightE = e();
+    const done = await run(straightE);
+    assert.equal(done.finished, true);
+    const lines = pretrainMetrics(done.model).train;
+    assert.ok(lines.every((l) => typeof l.discriminatorAccuracy === 'number'), 'every metrics line has the discriminator accuracy');
+    assert.ok(done.discriminatorAccuracy! > 0.5, `held-out discriminator accuracy ${done.discriminatorAccuracy}`);
+    const stoppedDir = path.join(tempDir('nlpbook-pretrain-'), 'model');
+    assert.equal((await run(e({ outputDir: stoppedDir }), { stopAt: { steps: 11 } })).finished, false);
+    const resumed = await run(e({ outputDir: stoppedDir }));
+    assert.equal(resumed.resumedFrom, 11);
+    assert.equal(maxWeightDifference(straightE.outputDir!, stoppedDir), 0);
+    const model = BertForSequenceClassification.fromPretrained(done.model, { quiet: true });
+    try {
+      assert.deepEqual(model.loadReport!.missingKeys.sort(), ['bert.pooler.dense.bias', 'bert.pooler.dense.weight', 'classifier.bias', 'classifier.weight']);
+      assert.ok(model.loadReport!.unexpectedKeys.every((k) => k.startsWith('discriminator_predictions.')), model.loadReport!.unexpectedKeys.join(' '));
+    } finally {
+      model.dispose();
+    }
+  });
+
   test('a finished model with the same settings is reused; other settings are a one-line error', async () => {
     const started = Date.now();
     const again = await run({ ...straightSettings, tqdmEnabled: true, logEverySteps: 7 }); // display-only fields may differ

@@ -40,7 +40,7 @@ export const PRETRAIN_FIELDS = {
   ...MIRROR_FIELDS,
   heldOutDocuments: field.integer({ default: 1000, min: 0, max: 1_000_000, group: 'corpus', doc: 'Documents held out from training (seeded) to score the finished model\'s MLM loss and accuracy.' }),
   // --- model ---
-  outputDir: field.nullableString({ default: null, group: 'model', resumeFree: true, doc: 'Output folder (Hugging Face layout); null: data/pretrained/mlm-L<layers>-H<hidden>.' }),
+  outputDir: field.nullableString({ default: null, group: 'model', resumeFree: true, doc: 'Output folder (Hugging Face layout); null: data/pretrained/<objective>-L<layers>-H<hidden>.' }),
   layers: field.integer({ default: 4, min: 1, max: 48, group: 'model', doc: 'Transformer layers (num_hidden_layers).' }),
   hidden: field.integer({ default: 256, min: 8, max: 4096, group: 'model', doc: 'Hidden size (hidden_size); a multiple of heads.' }),
   heads: field.integer({ default: 4, min: 1, max: 64, group: 'model', doc: 'Attention heads (num_attention_heads).' }),
@@ -60,6 +60,12 @@ export const PRETRAIN_FIELDS = {
     default: true, group: 'training',
     doc: 'BERT\'s dropout (0.1) while pretraining; false: none, as Cramming (Geiping & Goldstein 2022) found best on a short budget. Fine-tuning keeps config.json\'s 0.1 either way.',
   }),
+  objective: field.oneOf(['mlm', 'electra'], {
+    default: 'mlm', group: 'training',
+    doc: 'mlm: BERT\'s masked language model; electra: replaced-token detection (Clark et al. 2020): a small generator fills the masked positions, the model learns to tell every replaced token from an original one. Either way the saved model is a BERT encoder.',
+  }),
+  generatorLayers: field.integer({ default: 1, min: 1, max: 48, group: 'model', doc: 'ELECTRA only: layers of the generator (its embeddings are the model\'s own, shared).' }),
+  discriminatorWeight: field.number({ default: 50, min: 0, minExclusive: true, group: 'training', doc: 'ELECTRA only: weight of the replaced-token loss next to the generator\'s masked-LM loss (the paper\'s λ = 50).' }),
   // --- optimisation ---
   batchSize: field.integer({ default: 128, min: 1, max: 8192, group: 'training', doc: 'Sequences per optimizer step.' }),
   steps: field.integer({ default: 0, min: 0, group: 'training', doc: 'Optimizer steps; 0: `epochs` passes over the training documents.' }),
@@ -131,8 +137,8 @@ export function makePretrainSettings(overrides: Partial<PretrainSettings> = {}):
 }
 
 /** The output folder: settings.outputDir, else data/pretrained/mlm-L<layers>-H<hidden>. */
-export function pretrainOutputDir(s: Pick<PretrainSettings, 'outputDir' | 'layers' | 'hidden'>): string {
-  return s.outputDir ?? path.join('data', 'pretrained', `mlm-L${s.layers}-H${s.hidden}`);
+export function pretrainOutputDir(s: Pick<PretrainSettings, 'outputDir' | 'layers' | 'hidden' | 'objective'>): string {
+  return s.outputDir ?? path.join('data', 'pretrained', `${s.objective}-L${s.layers}-H${s.hidden}`);
 }
 
 /** Writes <dir>/pretrain-settings.json atomically (validated first); returns the path. */

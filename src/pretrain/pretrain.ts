@@ -1,5 +1,5 @@
-// Course step 3b: pretraining our own small Korean BERT with a masked-language-model
-// objective, because kcbert-base's 438 MB weights cannot be downloaded here. The
+// Course step 3a: pretraining our own small Korean BERT with a masked-language-model
+// objective (or ELECTRA's replaced-token detection, settings.objective: model/electra.ts), because kcbert-base's 438 MB weights cannot be downloaded here. The
 // vocabulary is kcbert-base's real one, so step 4's tokenizer and everything after it
 // stay the same; step 3 loads the result exactly like kcbert-base
 // (settings.pretrainedModelName = the output folder).
@@ -34,7 +34,9 @@ import { check, NlpbookError } from '../util/errors';
 import { writeJsonAtomic } from '../util/fsutil';
 import { DataLoader } from '../data/index';
 import { maskBatch, maskingVocab, type MaskingOptions, type MaskingVocab, type MlmBatch } from './masking';
-import { BertForMaskedLM, saveModel, BertConfig, MlmTrainGraph, skipPaddingPays, weightShapes } from '../model/index';
+import {
+  BertForMaskedLM, saveModel, BertConfig, ElectraForPreTraining, ElectraTrainGraph, MlmTrainGraph, skipPaddingPays, weightShapes,
+} from '../model/index';
 import { AdamW, clipScale, accuracy, sparseCrossEntropy, linearSchedule, lrAt, type AdamWKernel, type LinearSchedule } from '../task/index';
 import { buildSequences, documentSources, holdOut, tokenizeDocuments, type SequenceStore } from './pretrain-data';
 import {
@@ -95,7 +97,7 @@ export interface PretrainState {
   /** Real (non-padding) tokens trained on so far. */
   trainedTokens: number;
   /** Steps since the last metrics line, already read to the host; sums weighted by masked tokens. */
-  window: { steps: number; masked: number; lossSum: number; accuracySum: number; tokens: number };
+  window: { steps: number; masked: number; lossSum: number; accuracySum: number; tokens: number; discriminatorSum?: number };
   /** Why training ended ('steps': all done; 'minutes': the time budget), null while it goes on. */
   stoppedBy: 'steps' | 'minutes' | null;
   /** Wall seconds of training so far (all sessions). */
@@ -123,9 +125,11 @@ export interface PretrainResult {
   /** MLM loss and accuracy over the masked tokens of the last logged window of training steps. */
   trainLoss: number | null;
   trainAccuracy: number | null;
-  /** MLM loss and accuracy on the held-out documents (dropout off, fixed masks); null until finished. */
+  /** MLM loss and accuracy on the held-out documents (dropout off, fixed masks); null until finished. ELECTRA: its generator's. */
   mlmLoss: number | null;
   mlmAccuracy: number | null;
+  /** ELECTRA: the discriminator's held-out accuracy over the real tokens (null for MLM). */
+  discriminatorAccuracy?: number | null;
   /** Masked tokens the held-out scores are over. */
   heldOutMasked: number;
   parameters: number;
@@ -151,6 +155,8 @@ export interface PretrainMetricsLine {
   /** Real tokens per second since the previous line. */
   tokensPerSecond: number;
   seconds: number;
+  /** ELECTRA: the discriminator's accuracy over the real tokens (loss and accuracy above are its generator's masked LM). */
+  discriminatorAccuracy?: number;
 }
 
 /** The metrics.jsonl line of the held-out scores (at the end). */
@@ -304,15 +310,18 @@ function disposeTensors(t: MlmTensors): void {
  * every time), dropout off. Loss is the mean over all masked tokens.
  */
 export function mlmScores(
-  model: BertForMaskedLM,
+  model: BertForMaskedLM | ElectraForPreTraining,
   sequences: SequenceStore,
   vocab: MaskingVocab,
   masking: MaskingOptions,
   options: { batchSize: number; seed: number; maxBatches?: number },
-): { loss: number; accuracy: number; masked: number; sequences: number } {
+): { loss: number; accuracy: number; masked: number; sequences: number; discriminatorAccuracy?: number } {
   const rng = new Rng(options.seed).fork('held-out-masks');
   let lossSum = 0;
   let correct = 0;
+  // ELECTRA: the generator's masked-LM scores, and how often the discriminator tells replaced from original.
+  let discRight = 0;
+  let realTokens = 0;
   let masked = 0;
   let seen = 0;
   const batches = Math.min(Math.ceil(sequences.length / options.batchSize), options.maxBatches ?? Infinity);
@@ -321,6 +330,20 @@ export function mlmScores(
     for (let i = b * options.batchSize; i < Math.min(sequences.length, (b + 1) * options.batchSize); i++) rows.push(sequences.sequence(i));
     const t = toTensors(maskBatch(rows, vocab, masking, rng));
     try {
+      if (model instanceof ElectraForPreTraining) {
+        const real = rows.reduce((n, r) => n + r.length, 0);
+        const [l, a, d] = tf.tidy(() => {
+          const r = model.losses({ ...t, attentionMask: t.attentionMask ?? tf.onesLike(t.inputIds) }, { training: false, seed: options.seed + b });
+          return [r.generatorLoss, r.generatorAccuracy, r.discriminatorAccuracy].map((x) => tf.keep(x));
+        });
+        const M = t.labels.shape[0];
+        lossSum += l.dataSync()[0] * M;
+        correct += a.dataSync()[0] * M;
+        discRight += d.dataSync()[0] * real;
+        realTokens += real;
+        tf.dispose([l, a, d]);
+        continue;
+      }
       const [l, c] = tf.tidy(() => {
         const logits = model.forward(t, { training: false }) as tf.Tensor2D;
         return [
@@ -337,7 +360,8 @@ export function mlmScores(
       disposeTensors(t);
     }
   }
-  return { loss: masked ? lossSum / masked : 0, accuracy: masked ? correct / masked : 0, masked, sequences: seen };
+  const scores = { loss: masked ? lossSum / masked : 0, accuracy: masked ? correct / masked : 0, masked, sequences: seen };
+  return model instanceof ElectraForPreTraining ? { ...scores, discriminatorAccuracy: realTokens ? discRight / realTokens : 0 } : scores;
 }
 
 /** One pretraining run's moving parts (pretrain() builds it, go() trains and saves). */
@@ -349,7 +373,7 @@ class PretrainRun {
   private readonly optimizer: AdamW;
   private readonly loader: DataLoader;
   private state!: PretrainState;
-  private pending: { loss: tf.Scalar; accuracy: tf.Scalar; masked: number }[] = [];
+  private pending: { loss: tf.Scalar; accuracy: tf.Scalar; discriminatorAccuracy?: tf.Scalar; masked: number }[] = [];
   private sessionStart = Date.now();
   private secondsBefore = 0;
   private lastSave = Date.now();
@@ -358,7 +382,7 @@ class PretrainRun {
   private resumedFrom: number | null = null;
   private readonly useGraph: boolean;
   /** Training graphs, built on first use: one that skips padded positions, one for batches with (almost) none. */
-  private graphs: { skipPadding?: MlmTrainGraph; full?: MlmTrainGraph } = {};
+  private graphs: { skipPadding?: MlmTrainGraph | ElectraTrainGraph; full?: MlmTrainGraph | ElectraTrainGraph } = {};
 
   private constructor(
     private readonly settings: PretrainSettings,
@@ -366,7 +390,7 @@ class PretrainRun {
     private readonly dir: string,
     private readonly vocab: MaskingVocab,
     private readonly data: PretrainData,
-    private readonly model: BertForMaskedLM,
+    private readonly model: BertForMaskedLM | ElectraForPreTraining,
     private readonly log: (line: string) => void,
     private readonly options: PretrainOptions,
     saved: PretrainState | null,
@@ -396,8 +420,11 @@ class PretrainRun {
     if (saved && saved.data.fingerprint !== data.info.fingerprint) {
       throw new NlpbookError(`${lastDir(dir)}: was trained on other texts or with another tokenizer; delete ${dir} to start over`);
     }
-    const config = pretrainConfig(s, tokenizer);
-    const model = saved ? BertForMaskedLM.fromPretrained(lastDir(dir), { quiet: true }) : BertForMaskedLM.init(config, s.seed);
+    const electra = s.objective === 'electra';
+    const config = electra ? ElectraForPreTraining.configWith(pretrainConfig(s, tokenizer), s.generatorLayers) : pretrainConfig(s, tokenizer);
+    const model = electra
+      ? (saved ? ElectraForPreTraining.fromPretrained(lastDir(dir), { quiet: true }) : ElectraForPreTraining.init(config, { seed: s.seed, generatorLayers: s.generatorLayers }))
+      : (saved ? BertForMaskedLM.fromPretrained(lastDir(dir), { quiet: true }) : BertForMaskedLM.init(config, s.seed));
     if (saved && JSON.stringify(model.config.toJSON(['x'])) !== JSON.stringify(config.toJSON(['x']))) {
       model.dispose();
       throw new NlpbookError(`${lastDir(dir)}: config.json differs from what the settings make; delete ${dir} to start over`);
@@ -461,17 +488,19 @@ class PretrainRun {
     const t = toTensors(batch);
     try {
       const out = tf.tidy(() => {
+        if (this.model instanceof ElectraForPreTraining) return this.electraStep(t, batch, lr, seed);
         if (this.useGraph) {
           // The graph also takes the norm and clips, so AdamW gets ready gradients.
-          const r = this.graphFor(batch).run([...this.model.weights.values()], {
+          const r = (this.graphFor(batch) as MlmTrainGraph).run([...this.model.weights.values()], {
             inputIds: t.inputIds, attentionMask: t.attentionMask ?? tf.onesLike(t.inputIds), maskedPositions: t.maskedPositions, labels: t.labels,
           }, seed);
           this.optimizer.step(r.grads, { lr });
           return { loss: r.loss, accuracy: r.accuracy };
         }
         let acc: tf.Scalar | undefined;
+        const mlm = this.model as BertForMaskedLM;
         const { value, grads } = tf.variableGrads(() => {
-          const logits = this.model.forward(t, { training: this.settings.dropout, seed }) as tf.Tensor2D;
+          const logits = mlm.forward(t, { training: this.settings.dropout, seed }) as tf.Tensor2D;
           acc = tf.keep(accuracy(logits, t.labels));
           return sparseCrossEntropy(logits, t.labels);
         }, this.model.trainableVariables());
@@ -485,11 +514,35 @@ class PretrainRun {
     }
   }
 
+  /**
+   * One ELECTRA step: the generator's masked-LM loss plus λ times the discriminator's
+   * replaced-token loss (model/electra.ts). Logged as the generator's MLM loss and accuracy
+   * (comparable with an MLM run's) and the discriminator's accuracy.
+   */
+  private electraStep(t: MlmTensors, batch: MlmBatch, lr: number, seed: number): { loss: tf.Scalar; accuracy: tf.Scalar; discriminatorAccuracy: tf.Scalar } {
+    const model = this.model as ElectraForPreTraining;
+    const inputs = { inputIds: t.inputIds, attentionMask: t.attentionMask ?? tf.onesLike(t.inputIds), maskedPositions: t.maskedPositions, labels: t.labels };
+    if (this.useGraph) {
+      const r = (this.graphFor(batch) as ElectraTrainGraph).run([...model.weights.values()], inputs, seed);
+      this.optimizer.step(r.grads, { lr });
+      return { loss: r.generatorLoss, accuracy: r.generatorAccuracy, discriminatorAccuracy: r.discriminatorAccuracy };
+    }
+    const r = model.lossesAndGrads(inputs, { training: this.settings.dropout, seed, discriminatorWeight: this.settings.discriminatorWeight });
+    const clip = this.settings.maxGradNorm > 0 ? clipScale(r.grads, this.settings.maxGradNorm) : null;
+    this.optimizer.step(r.grads, { lr, gradScale: clip?.scale });
+    // lossesAndGrads keeps its outputs past any tidy: free what is not returned.
+    tf.dispose([r.loss, r.discriminatorLoss, r.replacedShare, r.sampled, ...r.grads.values()]);
+    return { loss: r.generatorLoss, accuracy: r.generatorAccuracy, discriminatorAccuracy: r.discriminatorAccuracy };
+  }
+
   /** The training graph for `batch`: with padding skipped where that pays (skipPaddingPays). */
-  private graphFor(batch: MlmBatch): MlmTrainGraph {
+  private graphFor(batch: MlmBatch): MlmTrainGraph | ElectraTrainGraph {
     const skipPadding = skipPaddingPays(1 - batch.realTokens / (batch.batch * batch.length));
     const key = skipPadding ? 'skipPadding' : 'full';
-    return (this.graphs[key] ??= new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { maxGradNorm: this.settings.maxGradNorm, skipPadding, dropout: this.settings.dropout }));
+    const options = { maxGradNorm: this.settings.maxGradNorm, skipPadding, dropout: this.settings.dropout };
+    return (this.graphs[key] ??= this.model instanceof ElectraForPreTraining
+      ? new ElectraTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, discriminatorWeight: this.settings.discriminatorWeight })
+      : new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), options));
   }
 
   async go(): Promise<PretrainResult> {
@@ -545,10 +598,13 @@ class PretrainRun {
     });
     this.appendMetrics({ type: 'heldout', step: this.state.step, ...scores, seconds: round(this.seconds(), 3) } satisfies HeldOutMetricsLine);
     this.log(
-      `nlpbook: held-out MLM loss ${scores.loss.toFixed(4)}, accuracy ${scores.accuracy.toFixed(4)} ` +
-        `(${scores.masked} masked tokens in ${scores.sequences} documents never trained on)`,
+      `nlpbook: held-out ${scores.discriminatorAccuracy === undefined ? 'MLM' : 'generator MLM'} loss ${scores.loss.toFixed(4)}, accuracy ${scores.accuracy.toFixed(4)} ` +
+        `(${scores.masked} masked tokens in ${scores.sequences} documents never trained on)` +
+        `${scores.discriminatorAccuracy === undefined ? '' : `; discriminator accuracy ${scores.discriminatorAccuracy.toFixed(4)} on every real token`}`,
     );
-    saveModel(this.model, this.dir);
+    // ELECTRA keeps its discriminator, saved as a BERT encoder (its generator only served pretraining).
+    if (this.model instanceof ElectraForPreTraining) this.model.saveDiscriminator(this.dir);
+    else saveModel(this.model, this.dir);
     writeTokenizerFiles(tokenizerFiles(this.tokenizer), this.dir);
     savePretrainSettings(s, this.dir);
     const result = this.result(true, scores);
@@ -558,7 +614,7 @@ class PretrainRun {
     return result;
   }
 
-  private result(finished: boolean, scores: { loss: number; accuracy: number; masked: number } | null): PretrainResult {
+  private result(finished: boolean, scores: { loss: number; accuracy: number; masked: number; discriminatorAccuracy?: number } | null): PretrainResult {
     const st = this.state;
     const seconds = this.seconds();
     return {
@@ -575,6 +631,7 @@ class PretrainRun {
       trainAccuracy: this.lastWindow?.accuracy ?? null,
       mlmLoss: scores?.loss ?? null,
       mlmAccuracy: scores?.accuracy ?? null,
+      discriminatorAccuracy: scores?.discriminatorAccuracy ?? null,
       heldOutMasked: scores?.masked ?? 0,
       parameters: this.model.parameterCount(),
       data: this.data.info,
@@ -587,13 +644,13 @@ class PretrainRun {
   private async drainPending(): Promise<void> {
     const w = this.state.window;
     for (const p of this.pending) {
-      const [loss, acc] = await Promise.all([p.loss.data(), p.accuracy.data()]);
+      const [loss, acc, disc] = await Promise.all([p.loss.data(), p.accuracy.data(), p.discriminatorAccuracy?.data()]);
       w.steps += 1;
       w.masked += p.masked;
       w.lossSum += loss[0] * p.masked;
       w.accuracySum += acc[0] * p.masked;
-      p.loss.dispose();
-      p.accuracy.dispose();
+      if (disc) w.discriminatorSum = (w.discriminatorSum ?? 0) + disc[0];
+      tf.dispose([p.loss, p.accuracy, ...(p.discriminatorAccuracy ? [p.discriminatorAccuracy] : [])]);
     }
     this.pending = [];
   }
@@ -615,12 +672,14 @@ class PretrainRun {
       tokens: st.trainedTokens,
       tokensPerSecond,
       seconds: round(this.seconds(), 3),
+      ...(w.discriminatorSum !== undefined ? { discriminatorAccuracy: w.discriminatorSum / w.steps } : {}),
     };
     this.appendMetrics(line);
     this.lastWindow = { loss: line.loss, accuracy: line.accuracy };
     st.window = { steps: 0, masked: 0, lossSum: 0, accuracySum: 0, tokens: 0 };
     this.windowStart = { time: now, tokens: 0 };
-    return `loss ${line.loss.toFixed(3)} acc ${line.accuracy.toFixed(3)} lr ${line.lr.toExponential(2)} ${tokensPerSecond} tok/s`;
+    const disc = line.discriminatorAccuracy === undefined ? '' : ` disc ${line.discriminatorAccuracy.toFixed(3)}`;
+    return `loss ${line.loss.toFixed(3)} acc ${line.accuracy.toFixed(3)}${disc} lr ${line.lr.toExponential(2)} ${tokensPerSecond} tok/s`;
   }
 
   private async saveLast(): Promise<void> {
@@ -651,7 +710,7 @@ class PretrainRun {
     this.graphs.skipPadding?.dispose();
     this.graphs.full?.dispose();
     this.graphs = {};
-    for (const p of this.pending) tf.dispose([p.loss, p.accuracy]);
+    for (const p of this.pending) tf.dispose([p.loss, p.accuracy, ...(p.discriminatorAccuracy ? [p.discriminatorAccuracy] : [])]);
     this.pending = [];
     this.optimizer.dispose();
     this.model.dispose();
