@@ -8,7 +8,7 @@ import * as path from 'path';
 import { initBackend, tf } from '../src/util/backend';
 import { NlpbookError } from '../src/util/errors';
 import { DEFAULT_SETTINGS } from '../src/settings/index';
-import { AdamW, AdamWKernel, AdamWState, adamWOptions, decayApplies } from '../src/task/optim/adamw';
+import { AdamW, AdamWKernel, AdamWState, adamWOptions, decayApplies, layerLrScale } from '../src/task/optim/adamw';
 import { clipGradNorm, clipScale, accuracy, crossEntropy } from '../src/task/index';
 import { linearSchedule, lrAt, warmupStepsFor } from '../src/task/optim/schedule';
 import { nativeKernelsAvailable } from '../src/task/optim/tf-kernels';
@@ -125,6 +125,46 @@ test('decayApplies: decay on weight matrices, none on biases and LayerNorm weigh
   assert.equal(decayApplies('bert.embeddings.LayerNormX.weight'), true);
   // The fixture's own grouping (transformers' no_decay rule) agrees.
   for (const name of Object.keys(torch.initial)) assert.equal(decayApplies(name), !torch.no_decay.includes(name), name);
+});
+
+test('layerLrScale: head 1, top layer d, layer N d^(L-N), embeddings d^(L+1); 1 turns it off', () => {
+  const d = 0.8;
+  assert.equal(layerLrScale('classifier.weight', 4, d), 1);
+  assert.equal(layerLrScale('bert.pooler.dense.bias', 4, d), 1);
+  assert.equal(layerLrScale('bert.encoder.layer.3.output.dense.weight', 4, d), d);
+  assert.equal(layerLrScale('bert.encoder.layer.0.attention.self.query.weight', 4, d), d ** 4);
+  assert.equal(layerLrScale('bert.embeddings.word_embeddings.weight', 4, d), d ** 5);
+  assert.equal(layerLrScale('bert.encoder.layer.0.output.dense.weight', 4, 1), 1);
+  assert.throws(() => layerLrScale('bert.encoder.layer.7.output.dense.weight', 4, d), /layer 7.*4 layers/);
+  assert.throws(() => layerLrScale('classifier.weight', 4, 0), /layerLrDecay/);
+});
+
+test('AdamW with lrScale steps each parameter as a torch param group with lr * scale, weight decay included', async () => {
+  await initBackend();
+  for (const kernel of kernels) {
+    const make = () => new Map<string, tf.Variable>([
+      ['bert.encoder.layer.0.output.dense.weight', tf.variable(tf.tensor2d([[0.5, -1], [2, 0.25]]))],
+      ['classifier.weight', tf.variable(tf.tensor2d([[1, -0.5], [0.75, 3]]))],
+    ]);
+    const grads = { 'bert.encoder.layer.0.output.dense.weight': tf.tensor2d([[0.1, 0.2], [-0.3, 0.4]]), 'classifier.weight': tf.tensor2d([[-0.2, 0.1], [0.05, -0.4]]) };
+    const options = { ...adamWOptions(DEFAULT_SETTINGS), kernel };
+    const scaled = make();
+    const opt = new AdamW(scaled, { ...options, lrScale: (name) => layerLrScale(name, 1, 0.5) });
+    assert.deepEqual([...opt.lrScales().values()], [0.5, 1]);
+    const plain = make();
+    const optPlain = new AdamW(plain, options);
+    const half = make();
+    const optHalf = new AdamW(half, options);
+    for (let i = 0; i < 3; i++) {
+      opt.step(grads, { lr: 1e-2 });
+      optPlain.step(grads, { lr: 1e-2 });
+      optHalf.step(grads, { lr: 5e-3 });
+    }
+    const name0 = 'bert.encoder.layer.0.output.dense.weight';
+    assert.deepEqual(scaled.get(name0)!.arraySync(), half.get(name0)!.arraySync(), kernel);
+    assert.deepEqual(scaled.get('classifier.weight')!.arraySync(), plain.get('classifier.weight')!.arraySync(), kernel);
+    assert.notDeepEqual(scaled.get(name0)!.arraySync(), plain.get(name0)!.arraySync(), kernel);
+  }
 });
 
 test('lrAt reproduces transformers get_linear_schedule_with_warmup at every step', () => {

@@ -86,6 +86,10 @@ export const SETTINGS_FIELDS = {
   lengthBucketing: field.boolean({ default: true, group: 'training', doc: 'Group training batches by sentence length so little compute is spent on padding.' }),
   dropLast: field.boolean({ default: false, group: 'training', doc: 'Drop the last incomplete training batch of each epoch.' }),
   earlyStoppingPatience: field.integer({ default: 0, min: 0, group: 'checkpoints', doc: 'Stop after this many epochs without improvement of `monitor` (0 turns early stopping off).' }),
+  layerLrDecay: field.number({
+    default: 1, min: 0, minExclusive: true, max: 1, group: 'training',
+    doc: 'Layer-wise learning-rate decay d (ELECTRA\'s fine-tuning): classifier and pooler train at the learning rate lr, encoder layer L-1 (the top one) at lr·d, layer L-2 at lr·d², ..., the embeddings at lr·d^(L+1) (1 turns it off).',
+  }),
   logEverySteps,
 };
 

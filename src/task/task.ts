@@ -5,7 +5,8 @@
 //                  loss   = cross-entropy(logits, labels)
 //                  grads  = d loss / d every parameter
 //                  clip the gradients to a global norm of settings.maxGradNorm
-//                  AdamW step with this step's learning rate (linear warmup, then decay)
+//                  AdamW step with this step's learning rate (linear warmup, then decay),
+//                  scaled per layer when settings.layerLrDecay < 1 (head 1, layer N d^(L-N), embeddings d^(L+1))
 //   evaluation step: logits = model(batch, dropout off) -> summed loss, correct count, probabilities
 //
 // Every step runs in tf.tidy, so no tensor outlives it but what it returns; the
@@ -14,7 +15,7 @@
 import { tf } from '../util/backend';
 import { check } from '../util/errors';
 import { ClassificationTrainGraph, skipPaddingPays, weightShapes, type BertForSequenceClassification } from '../model/index';
-import { AdamW, adamWOptions, type AdamWKernel } from './optim/adamw';
+import { AdamW, adamWOptions, layerLrScale, type AdamWKernel } from './optim/adamw';
 import { clipScale, globalNorm } from './optim/clip';
 import { accuracy, crossEntropy } from './optim/loss';
 import { linearSchedule, lrAt, type LinearSchedule } from './optim/schedule';
@@ -22,11 +23,11 @@ import { Rng, type RngState } from '../util/random';
 import type { Settings } from '../settings/index';
 import { graphAvailable } from '../util/tfgraph/session';
 
-/** The settings the task uses. */
+/** The settings the task uses (layerLrDecay may be left out: 1, no decay). */
 export type TaskSettings = Pick<
   Settings,
   'learningRate' | 'warmupRatio' | 'weightDecay' | 'adamBeta1' | 'adamBeta2' | 'adamEpsilon' | 'maxGradNorm' | 'seed'
->;
+> & Partial<Pick<Settings, 'layerLrDecay'>>;
 
 /** What a step needs from a batch: int32 tensors as the data loader makes them. */
 export interface TaskBatch {
@@ -98,7 +99,8 @@ export class ClassificationTask {
   /**
    * A task for a run of `totalSteps` optimizer steps (the schedule decays the rate to
    * 0 there). The optimizer gets the model's parameters by Hugging Face name, so
-   * weight decay skips biases and LayerNorm weights.
+   * weight decay skips biases and LayerNorm weights, and (settings.layerLrDecay < 1)
+   * each parameter's rate is scaled by its layer (layerLrScale).
    */
   constructor(model: BertForSequenceClassification, settings: TaskSettings, totalSteps: number, options: TaskOptions = {}) {
     check(Number.isInteger(totalSteps) && totalSteps >= 1, `task: totalSteps must be a whole number >= 1, got ${totalSteps}`);
@@ -107,7 +109,12 @@ export class ClassificationTask {
     this.model = model;
     this.schedule = linearSchedule(settings, totalSteps);
     this.maxGradNorm = settings.maxGradNorm;
-    this.optimizer = new AdamW(model.weights, { ...adamWOptions(settings), kernel: options.kernel });
+    const decay = settings.layerLrDecay ?? 1;
+    check(decay > 0 && decay <= 1, `settings.layerLrDecay: expected a number > 0 and <= 1, got ${decay}`);
+    const layers = model.config.numHiddenLayers;
+    // Only the optimizer applies rates, so the training graph is the same with or without the decay.
+    const lrScale = decay === 1 ? undefined : (name: string) => layerLrScale(name, layers, decay);
+    this.optimizer = new AdamW(model.weights, { ...adamWOptions(settings), kernel: options.kernel, lrScale });
     this.dropoutRng = new Rng(settings.seed).fork('dropout');
     this.useGraph = options.graph ?? graphAvailable();
   }

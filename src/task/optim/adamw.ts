@@ -14,6 +14,12 @@
 //           per kcbert-base step on 2 cores, PyTorch ~0.28 s (bench/adamw-step.ts).
 //   'ops'   (any backend): the formula above as tfjs ops, in PyTorch's order.
 // Both match PyTorch to float32 rounding (test/optim.test.ts).
+//
+// Per-parameter learning rates (options.lrScale, e.g. layer-wise decay): parameter p
+// uses lr * scale(p) in the update AND in the decoupled decay, exactly as a torch
+// param group with lr = base lr * scale (LambdaLR scales every group's rate alike).
+// Parameters are grouped by their scale, and the kernel's per-step scalars are made
+// once per distinct scale; without lrScale there is one group and the step is as before.
 import { tf } from '../../util/backend';
 import { check, NlpbookError } from '../../util/errors';
 import type { Settings } from '../../settings/index';
@@ -42,6 +48,13 @@ export interface AdamWOptions {
   eps: number;
   /** Default: 'fused' when the native backend runs, else 'ops'. */
   kernel?: AdamWKernel;
+  /**
+   * Multiplier of the learning rate of each parameter, by name (default 1 for all):
+   * parameter p steps with lr * lrScale(p), weight decay included (torch param groups
+   * with lr = base * scale). Called once per parameter in the constructor; each
+   * must be a finite number >= 0. See layerLrScale() for layer-wise decay.
+   */
+  lrScale?: (name: string) => number;
 }
 
 /** AdamW options from the course settings. */
@@ -113,12 +126,35 @@ interface Param {
   name: string;
   variable: tf.Variable;
   decay: boolean;
+  /** Index into AdamW.scales (the parameter's learning-rate multiplier). */
+  group: number;
+}
+
+/**
+ * Layer-wise learning-rate decay (ELECTRA, Clark et al. 2020; ULMFiT's discriminative
+ * fine-tuning): the multiplier of each BERT parameter by its Hugging Face name.
+ * The head (classifier, pooler, anything outside the encoder) gets 1, encoder layer
+ * N of `numLayers` gets decay^(numLayers - N), the embeddings decay^(numLayers + 1).
+ * decay 1 gives 1 everywhere.
+ */
+export function layerLrScale(name: string, numLayers: number, decay: number): number {
+  check(decay > 0 && decay <= 1, `settings.layerLrDecay: expected a number > 0 and <= 1, got ${decay}`);
+  if (/(^|\.)embeddings\./.test(name)) return decay ** (numLayers + 1);
+  const layer = /(^|\.)encoder\.layer\.(\d+)\./.exec(name);
+  if (layer) {
+    const n = Number(layer[2]);
+    check(n < numLayers, `layerLrScale: ${name} is in layer ${n}, but the model has ${numLayers} layers`);
+    return decay ** (numLayers - n);
+  }
+  return 1;
 }
 
 export class AdamW {
-  readonly options: Readonly<Required<AdamWOptions>>;
+  readonly options: Readonly<Required<Omit<AdamWOptions, 'lrScale'>> & Pick<AdamWOptions, 'lrScale'>>;
   private readonly params: Param[];
   private readonly kernelImpl: MomentKernel;
+  /** The distinct learning-rate multipliers, in order of first use ([1] without lrScale). */
+  private readonly scales: number[];
   private steps = 0;
 
   constructor(params: Iterable<[string, tf.Variable]>, options: AdamWOptions) {
@@ -133,12 +169,17 @@ export class AdamW {
     this.options = Object.freeze({ ...options, kernel });
 
     this.params = [];
+    this.scales = [];
     const seen = new Set<string>();
     for (const [name, variable] of params) {
       check(!seen.has(name), `AdamW: parameter ${name} is listed twice`);
       check(variable.dtype === 'float32', `AdamW: parameter ${name} is ${variable.dtype}; expected float32`);
       seen.add(name);
-      this.params.push({ name, variable, decay: decayApplies(name) });
+      const scale = options.lrScale ? options.lrScale(name) : 1;
+      check(typeof scale === 'number' && scale >= 0 && Number.isFinite(scale), `AdamW: lrScale(${name}) must be a finite number >= 0, got ${scale}`);
+      let group = this.scales.indexOf(scale);
+      if (group < 0) group = this.scales.push(scale) - 1;
+      this.params.push({ name, variable, decay: decayApplies(name), group });
     }
     check(this.params.length > 0, 'AdamW: no parameters to optimize');
     const variables = this.params.map((p) => p.variable);
@@ -157,6 +198,11 @@ export class AdamW {
       decay: this.params.filter((p) => p.decay).map((p) => p.name),
       noDecay: this.params.filter((p) => !p.decay).map((p) => p.name),
     };
+  }
+
+  /** The learning-rate multiplier of each parameter, by name, in parameter order (all 1 without lrScale). */
+  lrScales(): Map<string, number> {
+    return new Map(this.params.map((p) => [p.name, this.scales[p.group]]));
   }
 
   /**
@@ -183,13 +229,19 @@ export class AdamW {
     const owned: tf.Tensor[] = [];
     const own = <T extends tf.Tensor>(t: T): T => (owned.push(t), t);
     try {
-      const scalars = this.kernelImpl.scalars({ lr, step: this.steps });
-      owned.push(...Object.values(scalars));
-      // torch: param.mul_(1 - lr * weight_decay), the factor computed in float64.
-      const decayFactor = weightDecay !== 0 ? own(tf.scalar(1 - lr * weightDecay)) : null;
+      // Per distinct learning-rate multiplier (one without lrScale): the kernel's scalars and
+      // torch's param.mul_(1 - lr * weight_decay), the factor computed in float64.
+      const perGroup = this.scales.map((m) => {
+        const groupLr = m === 1 ? lr : lr * m;
+        const scalars = this.kernelImpl.scalars({ lr: groupLr, step: this.steps });
+        owned.push(...Object.values(scalars));
+        const decayFactor = weightDecay !== 0 ? own(tf.scalar(1 - groupLr * weightDecay)) : null;
+        return { scalars, decayFactor };
+      });
       const scale = options.gradScale;
       const scaleTensor = scale === undefined || scale === 1 ? null : typeof scale === 'number' ? own(tf.scalar(scale)) : scale;
       this.params.forEach((p, i) => {
+        const { scalars, decayFactor } = perGroup[p.group];
         // One tidy per parameter: temporaries of the 92 MB embedding die before the next one.
         tf.tidy(() => {
           const g = scaleTensor ? tf.mul(ordered[i], scaleTensor) : ordered[i];
@@ -230,6 +282,9 @@ export class AdamW {
       exp_avg_scale: String(this.kernelImpl.scales.expAvg),
       exp_avg_sq_scale: String(this.kernelImpl.scales.expAvgSq),
     };
+    // Only with per-parameter rates (informative, like lr; never read back): the multipliers other than 1.
+    const scaled = this.params.filter((p) => this.scales[p.group] !== 1);
+    if (scaled.length) meta.lr_scales = JSON.stringify(Object.fromEntries(scaled.map((p) => [p.name, this.scales[p.group]])));
     return { tensors, shapes, meta };
   }
 
