@@ -20,7 +20,7 @@ import { writeFileAtomic } from '../util/fsutil';
 import { BertForMaskedLM, fetchModel, saveModel } from '../model/index';
 import { BertTokenizer } from '../tokenizer/index';
 import {
-  PRETRAIN_STATE_FORMAT, pretrain, pretrainConfig, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
+  PRETRAIN_STATE_FORMAT, pretrain, pretrainConfig, pretrainMetrics, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
   type PretrainOptions, type PretrainResult, type PretrainState, type PretrainSettings,
 } from '../pretrain/index';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles';
@@ -178,7 +178,7 @@ export async function measurePretraining(s: PretrainSettings, options: Pick<Pret
       { ...s, outputDir: dir, steps: TRIAL_STEPS + 1, minutes: 0, logEverySteps: 1, tqdmEnabled: false, checkpointEveryMinutes: 0 },
       { tokenizer: options.tokenizer, log: () => {}, stopAt: { steps: TRIAL_STEPS } },
     );
-    const lines = readMetricsFile(path.join(dir, 'metrics.jsonl')) as { step: number; seconds: number; tokensPerSecond: number }[];
+    const lines = pretrainMetrics(dir).train;
     const stepsPerSecond = rateOf(lines, TRIAL_WARMUP);
     const timed = lines.filter((l) => l.step > TRIAL_WARMUP);
     const tokensPerSecond = timed.length ? timed.reduce((a, l) => a + l.tokensPerSecond, 0) / timed.length : 0;
@@ -232,11 +232,6 @@ export async function measureFineTuning(s: Settings, options: Pick<FitOptions, '
 function trialParameters(checkpoint: string): number {
   const file = path.join(checkpoint, 'model.safetensors');
   return fs.existsSync(file) ? Math.round(fs.statSync(file).size / 4) : 0;
-}
-
-function readMetricsFile(file: string): Record<string, number>[] {
-  if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
 function pretrainStepsDone(s: PretrainSettings): number {

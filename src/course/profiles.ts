@@ -3,7 +3,11 @@
 //    vocabulary on NSMC's training texts (03b), then fine-tune it (07) — sized for 2 cores.
 //  - book: the book exactly (beomi/kcbert-base from the hub, maxSeqLength 128, batch 32,
 //    lr 5e-5, 3 epochs), for a machine with internet (and ideally a GPU).
-//  - tiny: the same pipeline on a tiny model and a slice of NSMC, for the test suite.
+//  - tiny: the same pipeline on a tiny model and a slice of NSMC, for the test suite and a
+//    reader's quick look. It is one half of the one small-run mechanism; the other is
+//    settings.testMode, a couple of batches per phase of whatever run (TEST_MODE in
+//    src/train/training-task.ts, applied by the one trainer to fine-tuning and pretraining
+//    alike). tiny makes the model and the data small, testMode the run; they combine.
 import type { PretrainSettings } from '../pretrain/index';
 import type { Settings } from '../settings/index';
 

@@ -1,11 +1,11 @@
 // The trainer's log (metrics.jsonl, one JSON object per line) as series for the training
 // charts: loss and accuracy every logEverySteps optimizer steps ("train" lines) and the
 // validation scores at the end of each epoch ("validation" lines). Other line types
-// (pretraining's "heldout") are skipped. Unlike train/trainer.ts's readMetrics this checks
-// every line, so a broken file is named with its line number.
+// (pretraining's "heldout") are skipped. The file is read by train/'s readMetricsLog, the one
+// reader of metrics.jsonl, which checks every line, so a broken file is named with its line number.
 import * as fs from 'fs';
 import * as path from 'path';
-import { METRICS_FILE } from '../train/index';
+import { METRICS_FILE, readMetricsLog } from '../train/index';
 import { NlpbookError } from '../util/errors';
 
 export interface TrainingCurves {
@@ -35,16 +35,7 @@ export function readTrainingCurves(fileOrDir: string): TrainingCurves {
     train: { step: [], epoch: [], loss: [], accuracy: [], lr: [] },
     validation: { epoch: [], step: [], loss: [], accuracy: [], precision: [], recall: [], f1: [] },
   };
-  fs.readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
-    if (!text.trim()) return;
-    const at = `${file}:${i + 1}`;
-    let line: Record<string, unknown>;
-    try {
-      line = JSON.parse(text);
-    } catch {
-      throw new NlpbookError(`${at}: not JSON (expected one metrics object per line), got ${JSON.stringify(text.slice(0, 60))}`);
-    }
-    if (typeof line !== 'object' || line === null || Array.isArray(line)) throw new NlpbookError(`${at}: expected a JSON object, got ${text.slice(0, 60)}`);
+  readMetricsLog(file, (line, at) => {
     const num = (key: string, required = true): number => {
       const v = line[key];
       if (typeof v === 'number') return v;
@@ -67,8 +58,6 @@ export function readTrainingCurves(fileOrDir: string): TrainingCurves {
       v.precision.push(num('precision', false));
       v.recall.push(num('recall', false));
       v.f1.push(num('f1', false));
-    } else if (typeof line.type !== 'string') {
-      throw new NlpbookError(`${at}: no "type" (expected "train" or "validation")`);
     }
   });
   if (curves.train.step.length === 0 && curves.validation.step.length === 0) {

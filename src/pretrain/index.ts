@@ -1,10 +1,11 @@
 // Step 3a: pretraining a small BERT with kcbert's vocabulary on NSMC's training texts
-// (masked-language model), built from later steps' parts: tokenizer, loader, optimizer,
-// checkpoints. Notebook 03a-pretraining.
+// (masked-language model, or ELECTRA's replaced-token detection), built from later steps' parts: tokenizer, loader, optimizer,
+// and step 7's training loop (the masked-LM task in mlm-training.ts). Notebook 03a-pretraining.
 export {
-  maskingOptions, pretrain, pretrainConfig, PRETRAIN_STATE_FORMAT, pretrainMetrics, readPretrainResult,
-  type PretrainOptions, type PretrainResult, type PretrainState,
+  pretrain, pretrainConfig, pretrainMetrics, PRETRAIN_RESULT_FILE, readPretrainResult,
+  type HeldOutMetricsLine, type PretrainMetricsLine, type PretrainOptions, type PretrainResult,
 } from './pretrain';
+export { MaskedLmTraining, maskingOptions, PRETRAIN_STATE_FORMAT, type HeldOutScores, type PretrainState } from './mlm-training';
 export {
   DEFAULT_PRETRAIN_SETTINGS, describePretrainSettings, makePretrainSettings, pretrainConflicts, PRETRAIN_SCHEMA, pretrainSettingsFromCli,
   readSavedPretrainSettings, type PretrainSettings,

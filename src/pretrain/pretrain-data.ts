@@ -259,3 +259,46 @@ export function buildSequences(pieces: SequenceStore, indices: ArrayLike<number>
   flush();
   return builder.build(o.padTokenId);
 }
+
+/** What the data of a run was: a resume on other data would not be the same run. */
+export interface PretrainDataInfo {
+  /** sha256 of the texts and the tokenizer (the token cache's key). */
+  fingerprint: string;
+  documents: number;
+  trainSequences: number;
+  /** Tokens of the training sequences, [CLS]/[SEP] included. */
+  trainTokens: number;
+  heldOutDocuments: number;
+}
+
+/** The training sequences, the held-out ones and what they were made from. */
+export interface PretrainData {
+  train: SequenceStore;
+  heldOut: SequenceStore;
+  info: PretrainDataInfo;
+}
+
+/**
+ * Reads, tokenizes (cache first) and splits the documents, then forms the sequences:
+ * training ones as settings.packing says, held-out ones always one document per
+ * sequence (the inputs fine-tuning gives; comparable between packing choices).
+ */
+export async function preparePretrainData(
+  s: PretrainSettings,
+  tokenizer: BertTokenizer,
+  vocab: MaskingVocab,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<PretrainData> {
+  const sources = await documentSources(s);
+  const docs = tokenizeDocuments(sources, tokenizer, { cacheDir: path.join(s.corpusRootDir, 'pretraining-cache'), tqdmEnabled: s.tqdmEnabled, log });
+  const split = holdOut(docs.pieces.length, s.heldOutDocuments, s.seed);
+  const common = { maxSeqLength: s.maxSeqLength, clsTokenId: tokenizer.clsTokenId, sepTokenId: tokenizer.sepTokenId, padTokenId: tokenizer.padTokenId };
+  const train = buildSequences(docs.pieces, split.train, vocab, { ...common, packing: s.packing });
+  const heldOut = buildSequences(docs.pieces, split.heldOut, vocab, { ...common, packing: false });
+  check(train.length > 0, 'pretrain: no training text (every document is empty or held out)');
+  return {
+    train,
+    heldOut,
+    info: { fingerprint: docs.fingerprint, documents: docs.pieces.length, trainSequences: train.length, trainTokens: train.tokens, heldOutDocuments: split.heldOut.length },
+  };
+}

@@ -29,8 +29,8 @@ import { writeTokenizerFiles } from '../tokenizer/index';
 
 export const TRAINER_STATE_FILE = 'trainer-state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
-export const METRICS_FILE = 'metrics.jsonl';
-const STATE_FORMAT = 'nlpbook-trainer-state/1';
+/** trainer-state.json's format of a fine-tuning run (pretraining has its own). */
+export const TRAINER_STATE_FORMAT = 'nlpbook-trainer-state/1';
 
 /** Scores of one validation pass. */
 export interface ValidationResult {
@@ -175,7 +175,7 @@ export function saveLastCheckpoint<S extends { format: string } = TrainerState>(
  * interrupted writes. Returns the trainer state in `last`, or null when there is none.
  * `format` is the state's expected format (default: the fine-tuning trainer's).
  */
-export function recoverLast<S extends { format: string } = TrainerState>(dir: string, format = STATE_FORMAT): S | null {
+export function recoverLast<S extends { format: string } = TrainerState>(dir: string, format = TRAINER_STATE_FORMAT): S | null {
   const folder = checkpointsDir(dir);
   if (!fs.existsSync(folder)) return null;
   const target = lastDir(dir);
@@ -198,7 +198,7 @@ export function recoverLast<S extends { format: string } = TrainerState>(dir: st
 }
 
 /** Reads and checks <checkpoint>/trainer-state.json (`format`: as in recoverLast). */
-export function readTrainerState<S extends { format: string } = TrainerState>(checkpoint: string, format = STATE_FORMAT): S {
+export function readTrainerState<S extends { format: string } = TrainerState>(checkpoint: string, format = TRAINER_STATE_FORMAT): S {
   const file = path.join(checkpoint, TRAINER_STATE_FILE);
   let state: S;
   try {
@@ -264,7 +264,10 @@ export function linkFolder(source: string, target: string, options: { modelOnly?
  * newest checkpoint where the state lists it, removes top-k folders it no longer
  * lists. Safe to repeat, so a resume after a crash mid-way finishes the job.
  */
-export function syncRankedFolders(dir: string, state: TrainerState): void {
+export function syncRankedFolders(
+  dir: string,
+  state: { step: number; monitor: string; topK: RankedCheckpoint[]; best: ({ step: number } & object) | null },
+): void {
   const last = lastDir(dir);
   const folder = checkpointsDir(dir);
   const keep = new Set(state.topK.map((c) => c.name));

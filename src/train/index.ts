@@ -1,11 +1,22 @@
-// Step 7: training. fit() trains the classifier epoch by epoch with validation and
-// checkpoints (resumable exactly); SentenceClassifier loads a trained folder back. Notebook 07-training.
+// Step 7: training. The one training loop (Trainer: epochs or steps, checkpoints, exact
+// resume, metrics.jsonl) for any task; fit() trains the classifier with it epoch by epoch
+// with validation and checkpoints (resumable exactly); SentenceClassifier loads a trained
+// folder back. Notebook 07-training.
 export {
-  fit, metricsByType, NSMC_LABELS, pretrainedClassifier, readMetrics,
-  type FitOptions, type FitResult, type TrainMetricsLine, type ValidationMetricsLine,
+  fit, NSMC_LABELS, pretrainedClassifier, rankTopK, Trainer,
+  type FitOptions, type FitResult, type TrainerOptions,
 } from './trainer';
 export {
-  checkpointsDir, lastDir, listRunFolder, maxWeightDifference, METRICS_FILE, OPTIMIZER_FILE, readOptimizerState, readTrainerState,
+  epochPlan, evaluationBatches, stepPlan, TEST_MODE,
+  type CheckpointParts, type LoopState, type Ranking, type RunSummary, type StepOutput, type TrainingPlan, type TrainingTask,
+} from './training-task';
+export {
+  METRICS_FILE, MetricsLog, metricsByType, readMetrics, readMetricsLog,
+  type MetricsLine, type TrainLine, type TrainMetricsLine, type ValidationMetricsLine,
+} from './metrics-log';
+export {
+  checkpointsDir, lastDir, listRunFolder, maxWeightDifference, OPTIMIZER_FILE, readOptimizerState, readTrainerState,
   recoverLast, saveLastCheckpoint, type TrainerState, type ValidationResult,
 } from './checkpoints';
+export { FineTuning } from './fine-tuning';
 export { SentenceClassifier, type ClassifierOptions, type Prediction } from './classifier';

@@ -11,27 +11,33 @@
 // AdamW moments, step, epoch, position in the epoch, dropout generator) and ends
 // with the same weights as a run that was never interrupted. See checkpoints.ts for
 // the folder layout.
+//
+// The loop itself is the class Trainer below, written once for every task the way
+// minGPT's trainer takes any model (training-task.ts says what a task supplies): fit()
+// hands it fine-tuning.ts's FineTuning, step 3a's pretrain() its MaskedLmTraining.
 import * as fs from 'fs';
 import * as path from 'path';
-import { initBackend, tf } from '../util/backend';
+import { initBackend } from '../util/backend';
 import {
-  bestDir, checkpointName, checkpointsDir, lastDir, METRICS_FILE, OPTIMIZER_FILE, readOptimizerState, recoverLast,
+  bestDir, checkpointName, checkpointsDir, lastDir, OPTIMIZER_FILE, readOptimizerState, recoverLast,
   resumeConflicts, saveLastCheckpoint, syncRankedFolders, type RankedCheckpoint, type TrainerState, type ValidationResult,
 } from './checkpoints';
+import { METRICS_FILE, MetricsLog, type MetricsLine, type TrainLine } from './metrics-log';
+import { FineTuning } from './fine-tuning';
+import { freshLoopState, type LoopState, type RunSummary, type StepOutput, type TrainingTask } from './training-task';
 import { ensureCorpus } from '../corpus/index';
-import { ClassificationDataset, evaluationLoader, trainingLoader, type CorpusSource, type DataLoader } from '../data/index';
+import { type CorpusSource } from '../data/index';
 import { check, NlpbookError } from '../util/errors';
-import { classificationScores, ClassificationTask, type AdamWKernel } from '../task/index';
+import { type AdamWKernel } from '../task/index';
 import { fetchModel, BertForSequenceClassification, loadWeights } from '../model/index';
 import { progress, type Progress } from '../util/progress';
-import { saveSettings, validateSettings, type Settings } from '../settings/index';
-import { BertTokenizer, tokenizerFiles } from '../tokenizer/index';
+import { validateSettings, type Settings } from '../settings/index';
+import { BertTokenizer } from '../tokenizer/index';
+
+export { metricsByType, readMetrics, type TrainMetricsLine, type ValidationMetricsLine } from './metrics-log';
 
 /** NSMC's classes by label index (config.json's id2label of the trained model). */
 export const NSMC_LABELS = ['negative', 'positive'] as const;
-
-/** Batches per phase in settings.testMode (Lightning's fast_dev_run, a little wider). */
-export const TEST_MODE_BATCHES = 2;
 
 export interface FitOptions {
   /**
@@ -89,40 +95,6 @@ export interface FitResult {
   settings: string;
 }
 
-/** One line of metrics.jsonl for a training log step. */
-export interface TrainMetricsLine {
-  type: 'train';
-  step: number;
-  /** 1-based epoch the step belongs to. */
-  epoch: number;
-  /** Mean loss and accuracy of the steps since the previous line. */
-  loss: number;
-  accuracy: number;
-  /** Learning rate of this step. */
-  lr: number;
-  /** Wall seconds since the run began (all sessions). */
-  seconds: number;
-}
-
-/** One line of metrics.jsonl for a validation. */
-export type ValidationMetricsLine = { type: 'validation'; seconds: number } & ValidationResult;
-
-/** <dir>/metrics.jsonl split by line type, each in file order. */
-export function metricsByType(dir: string): { train: TrainMetricsLine[]; validation: ValidationMetricsLine[] } {
-  const lines = readMetrics(dir);
-  return {
-    train: lines.filter((l): l is TrainMetricsLine => l.type === 'train'),
-    validation: lines.filter((l): l is ValidationMetricsLine => l.type === 'validation'),
-  };
-}
-
-/** Reads <dir>/metrics.jsonl (for charts and notebooks). */
-export function readMetrics(dir: string): (TrainMetricsLine | ValidationMetricsLine)[] {
-  const file = path.join(dir, METRICS_FILE);
-  if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
-}
-
 /** Trains the classifier as the settings say (resuming a matching checkpoint) and returns where the results are. */
 export async function fit(input: Settings, options: FitOptions = {}): Promise<FitResult> {
   const settings = validateSettings(input, 'settings');
@@ -163,37 +135,24 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
     for (const w of model.loadReport?.warnings ?? []) log(`nlpbook: ${w}`);
   }
 
+  let task: FineTuning | null = null;
   try {
     checkModelFits(model, tokenizer, settings);
-    const train = new ClassificationDataset(settings, corpus, tokenizer, 'train', { log });
-    const validation = new ClassificationDataset(settings, corpus, tokenizer, 'validation', { log });
-    check(validation.length > 0, `settings.validationFraction: ${settings.validationFraction} of ${train.length} training examples leaves no validation examples; raise it or use more data`);
-    const trainLoader = trainingLoader(train, settings);
-    const batchesPerEpoch = settings.testMode ? Math.min(TEST_MODE_BATCHES, trainLoader.length) : trainLoader.length;
-    if (batchesPerEpoch === 0) {
+    task = new FineTuning(settings, model, tokenizer, corpus, { log, kernel: options.kernel });
+    if (saved && JSON.stringify(saved.data) !== JSON.stringify(task.data)) {
       throw new NlpbookError(
-        `settings.batchSize: ${settings.batchSize} is more than the ${train.length} training examples and dropLast is true, so an epoch has no batch; lower batchSize or set dropLast to false`,
-      );
-    }
-    const data = {
-      corpusFingerprint: train.cacheKey.corpusFingerprint,
-      tokenizerFingerprint: train.cacheKey.tokenizerFingerprint,
-      trainExamples: train.length,
-      validationExamples: validation.length,
-    };
-    if (saved && JSON.stringify(saved.data) !== JSON.stringify(data)) {
-      throw new NlpbookError(
-        `${lastDir(dir)}: was trained on other data (${saved.data.trainExamples} training examples, now ${train.length}, or another corpus file or tokenizer); ` +
+        `${lastDir(dir)}: was trained on other data (${saved.data.trainExamples} training examples, now ${task.data.trainExamples}, or another corpus file or tokenizer); ` +
           'set another downstreamModelDir, or delete that folder to start over',
       );
     }
-
-    const run = new Run(settings, model, tokenizer, trainLoader, evaluationLoader(validation, settings), batchesPerEpoch, data, log, options);
-    if (saved) run.resume(saved);
-    else run.start();
-    await run.train();
-    return resultOf(dir, run.state, saved ? { epoch: saved.epochsCompleted, step: saved.step } : null);
+    const trainer = new Trainer(task, {
+      log, progressStream: options.progressStream, tqdmEnabled: settings.tqdmEnabled, logEverySteps: settings.logEverySteps,
+      stopAt: options.stopAt, signal: options.signal, checkpointEveryMinutes: options.checkpointEveryMinutes ?? 30,
+    });
+    await trainer.train(saved);
+    return resultOf(dir, task.stateOf(trainer.state), saved ? { epoch: saved.epochsCompleted, step: saved.step } : null);
   } finally {
+    task?.dispose();
     if (ownModel) model.dispose();
   }
 }
@@ -259,284 +218,306 @@ function stripValue(v: ValidationResult & { value?: number }): ValidationResult 
   return rest;
 }
 
-/** One training run's moving parts; fit() builds it, then start() or resume(), then train(). */
-class Run {
-  readonly task: ClassificationTask;
-  state!: TrainerState;
-  private readonly dir: string;
-  private readonly metricsFile: string;
-  private readonly tokenizerFiles: Map<string, string>;
-  private readonly valBatches: number;
+export interface TrainerOptions {
+  /** Where one-line notices go. */
+  log: (line: string) => void;
+  /** Where progress bars / lines go (default stderr). */
+  progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Progress display on (settings.tqdmEnabled). */
+  tqdmEnabled: boolean;
+  /** A train line every this many steps (settings.logEverySteps): the only host reads of step results. */
+  logEverySteps: number;
+  /** End this call as an interruption would once this many epochs or steps are done in total (`last` is saved). */
+  stopAt?: { epochs?: number; steps?: number };
+  /** When aborted (Ctrl+C, SIGTERM in the CLI), stop after the current step, save `last` and return unfinished. */
+  signal?: AbortSignal;
+  /** Save `last` when this many minutes passed since the previous save (0: only at epoch ends and when stopping). */
+  checkpointEveryMinutes: number;
+  /** Time budget: end training at the first step boundary after this many minutes, all sessions together (0 or none: no budget). */
+  minutes?: number;
+}
+
+/**
+ * The one training loop, for any TrainingTask: optimizer steps in epochs (a run planned in
+ * epochs or in steps), the time budget, progress, metrics.jsonl, checkpoints/last written
+ * atomically (periodically, at epoch ends, when stopping), top-k checkpoints and best/ by
+ * the task's ranking, early stopping, exact resume, stopAt and the abort signal.
+ *
+ *   const trainer = new Trainer(task, options);
+ *   const complete = await trainer.train(saved);   // saved: recoverLast(dir) or null
+ */
+export class Trainer<B, E extends { step: number }, S extends { format: string; step: number; totalSteps: number }> {
+  private loop!: LoopState<E>;
+  private readonly metrics: MetricsLog;
   /** Step results not read yet: read when a metrics line or a checkpoint is due. */
-  private pending: { loss: tf.Scalar; accuracy: tf.Scalar }[] = [];
+  private pending: StepOutput[] = [];
   private sessionStart = Date.now();
   private lastSave = Date.now();
-  private readonly checkpointEveryMs: number;
   private secondsBefore = 0;
   private lastInfo = '';
+  private lastTrainLine: RunSummary<E>['lastTrainLine'] = null;
+  /** The final evaluation (tasks evaluated at the end), once done. */
+  evaluation: E | null = null;
 
   constructor(
-    private readonly settings: Settings,
-    private readonly model: BertForSequenceClassification,
-    tokenizer: BertTokenizer,
-    private readonly trainLoader: DataLoader,
-    private readonly valLoader: DataLoader,
-    private readonly batchesPerEpoch: number,
-    private readonly data: TrainerState['data'],
-    private readonly log: (line: string) => void,
-    private readonly options: FitOptions,
+    readonly task: TrainingTask<B, E, S>,
+    private readonly options: TrainerOptions,
   ) {
-    this.dir = settings.downstreamModelDir;
-    this.metricsFile = path.join(this.dir, METRICS_FILE);
-    this.tokenizerFiles = tokenizerFiles(tokenizer);
-    this.checkpointEveryMs = (options.checkpointEveryMinutes ?? 30) * 60_000;
-    this.valBatches = settings.testMode ? Math.min(TEST_MODE_BATCHES, valLoader.length) : valLoader.length;
-    this.task = new ClassificationTask(model, settings, batchesPerEpoch * settings.epochs, { kernel: options.kernel });
+    this.metrics = new MetricsLog(task.dir);
+  }
+
+  /** The loop's state (as of the last step). */
+  get state(): LoopState<E> {
+    return this.loop;
+  }
+
+  /** Where the run stands, for the task's result. */
+  summary(): RunSummary<E> {
+    return { loop: this.loop, seconds: this.seconds(), lastTrainLine: this.lastTrainLine };
+  }
+
+  /**
+   * Trains a fresh run (`saved` null) or continues the one saved in `last`. True when the
+   * run is complete (trained, evaluated, the task's output written); false when stopAt or
+   * the signal stopped it first, with `last` saved to resume from.
+   */
+  async train(saved: S | null): Promise<boolean> {
+    if (saved) this.resume(saved);
+    else this.start();
+    this.sessionStart = Date.now();
+    this.lastSave = Date.now();
+    const task = this.task;
+    const st = this.loop;
+    const training = st.stoppedBy === null;
+    if (training && !(await this.trainLoop())) return false;
+    if (task.evaluateAt === 'end') {
+      // The finished state first: a crash while evaluating or writing the output resumes straight here.
+      if (training) await this.saveLast();
+      const evaluation = await this.evaluate(st.epochsCompleted);
+      this.options.log(task.describe(evaluation, false));
+      this.evaluation = evaluation;
+      task.finish?.(evaluation, this.summary());
+    }
+    return true;
   }
 
   /** A fresh run: clears what a run that never reached its first checkpoint left. */
-  start(): void {
-    fs.mkdirSync(this.dir, { recursive: true });
-    fs.rmSync(this.metricsFile, { force: true });
-    fs.rmSync(checkpointsDir(this.dir), { recursive: true, force: true });
-    fs.rmSync(bestDir(this.dir), { recursive: true, force: true });
-    saveSettings(this.settings, this.dir);
-    const s = this.settings;
-    this.state = {
-      format: 'nlpbook-trainer-state/1',
-      settings: s,
-      data: this.data,
-      step: 0,
-      epoch: 0,
-      batchInEpoch: 0,
-      epochsCompleted: 0,
-      batchesPerEpoch: this.batchesPerEpoch,
-      totalSteps: this.task.schedule.totalSteps,
-      loader: this.trainLoader.state(),
-      task: this.task.state(),
-      lr: this.task.lr,
-      window: { steps: 0, lossSum: 0, accuracySum: 0 },
-      monitor: s.monitor,
-      best: null,
-      topK: [],
-      history: [],
-      epochsWithoutImprovement: 0,
-      finished: false,
-      stoppedEarly: false,
-      seconds: 0,
-      metricsBytes: 0,
-      savedAt: '',
-    };
-    const sched = this.task.schedule;
-    this.log(
-      `nlpbook: training ${this.settings.pretrainedModelName} on ${this.data.trainExamples} examples ` +
-        `(${this.data.validationExamples} for validation), ${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${this.batchesPerEpoch} batches of ${s.batchSize}` +
-        `${s.testMode ? ' (testMode)' : ''}; lr ${s.learningRate} with ${sched.warmupSteps} warmup steps of ${sched.totalSteps}; -> ${this.dir}`,
-    );
+  private start(): void {
+    const dir = this.task.dir;
+    fs.mkdirSync(dir, { recursive: true });
+    this.metrics.remove();
+    fs.rmSync(checkpointsDir(dir), { recursive: true, force: true });
+    if (this.task.ranking) fs.rmSync(bestDir(dir), { recursive: true, force: true });
+    this.loop = freshLoopState(this.task.plan);
+    this.task.start();
   }
 
-  /** Continues the run saved in `last`: optimizer moments, dropout generator, loader position, metrics file. */
-  resume(saved: TrainerState): void {
-    check(saved.totalSteps === this.task.schedule.totalSteps, `${lastDir(this.dir)}: planned ${saved.totalSteps} steps, this run ${this.task.schedule.totalSteps}`);
-    this.task.optimizer.loadState(readOptimizerState(path.join(lastDir(this.dir), OPTIMIZER_FILE)));
-    this.task.loadState(saved.task);
-    this.trainLoader.restore({ ...saved.loader, epoch: saved.epoch, batchIndex: saved.batchInEpoch });
+  /** Continues the run saved in `last`: AdamW's moments, the task's state, the metrics file, the ranked folders. */
+  private resume(saved: S): void {
+    const { dir, plan, optimizer } = this.task;
+    check(saved.totalSteps === plan.totalSteps, `${lastDir(dir)}: planned ${saved.totalSteps} steps, this run ${plan.totalSteps}`);
+    optimizer.loadState(readOptimizerState(path.join(lastDir(dir), OPTIMIZER_FILE)));
+    check(optimizer.stepCount === saved.step, `${lastDir(dir)}: optimizer at step ${optimizer.stepCount}, state at ${saved.step}`);
+    const st = this.task.resume(saved);
     // Lines written after the checkpoint belong to work that is done again now.
-    if (fs.existsSync(this.metricsFile) && fs.statSync(this.metricsFile).size > saved.metricsBytes) {
-      fs.truncateSync(this.metricsFile, saved.metricsBytes);
-    }
-    syncRankedFolders(this.dir, saved);
-    saveSettings(this.settings, this.dir);
-    this.state = { ...saved, settings: this.settings };
-    this.secondsBefore = saved.seconds;
-    this.log(
-      `nlpbook: resuming ${lastDir(this.dir)} at epoch ${saved.epoch + 1}/${this.settings.epochs}, ` +
-        `batch ${saved.batchInEpoch}/${this.batchesPerEpoch}, step ${saved.step}/${saved.totalSteps}`,
+    this.metrics.truncate(st.metricsBytes);
+    if (this.task.ranking) syncRankedFolders(dir, { ...st, monitor: this.task.ranking.monitor });
+    this.loop = st;
+    this.secondsBefore = st.seconds;
+    const lines = this.metrics.read().filter((l) => l.type === 'train');
+    this.lastTrainLine = (lines[lines.length - 1] as RunSummary<E>['lastTrainLine']) ?? null;
+    this.options.log(
+      plan.epochs === null
+        ? `nlpbook: resuming ${lastDir(dir)} at step ${st.step}/${st.totalSteps}`
+        : `nlpbook: resuming ${lastDir(dir)} at epoch ${st.epoch + 1}/${plan.epochs}, batch ${st.batchInEpoch}/${plan.batchesPerEpoch}, step ${st.step}/${st.totalSteps}`,
     );
   }
 
-  async train(): Promise<void> {
-    const s = this.settings;
-    const st = this.state;
-    this.sessionStart = Date.now();
-    this.lastSave = Date.now();
-    while (st.epoch < s.epochs && !st.finished) {
-      const epoch = st.epoch;
-      const bar = progress(this.batchesPerEpoch, `epoch ${epoch + 1}/${s.epochs}`, s.tqdmEnabled, { stream: this.options.progressStream });
-      bar.update(st.batchInEpoch, this.lastInfo);
-      const barStart = { time: Date.now(), batch: st.batchInEpoch };
-      try {
-        if (st.batchInEpoch < this.batchesPerEpoch) {
-          for await (const batch of this.trainLoader.batches(epoch)) {
-            let result;
-            try {
-              result = this.task.trainStep(batch);
-            } finally {
-              batch.dispose();
+  /** Trains until the plan, the time budget or early stopping ends the run (true), or stopAt / the signal (false). */
+  private async trainLoop(): Promise<boolean> {
+    const { task, options } = this;
+    const { plan } = task;
+    const st = this.loop;
+    const byEpoch = plan.epochs !== null;
+    const budgetSeconds = (options.minutes ?? 0) * 60;
+    const everyMs = options.checkpointEveryMinutes * 60_000;
+    const bar = (total: number, label: string) => progress(total, label, options.tqdmEnabled, { stream: options.progressStream });
+    // A run planned in steps has one bar for the whole run; one planned in epochs a bar per epoch.
+    const runBar = byEpoch ? null : bar(plan.totalSteps, task.progressLabel);
+    runBar?.update(st.step);
+    try {
+      while (st.stoppedBy === null) {
+        const epoch = st.epoch;
+        const epochBar = runBar ?? bar(plan.batchesPerEpoch, `epoch ${epoch + 1}/${plan.epochs}`);
+        const shown = () => (byEpoch ? st.batchInEpoch : st.step);
+        if (byEpoch) epochBar.update(st.batchInEpoch, this.lastInfo);
+        const barStart = { time: Date.now(), count: shown() };
+        try {
+          if (st.batchInEpoch < plan.batchesPerEpoch) {
+            for await (const batch of task.batches(epoch, st.batchInEpoch)) {
+              const out = task.trainStep(batch, st.step);
+              this.pending.push(out);
+              st.step += 1;
+              st.batchInEpoch += 1;
+              // Let signal handlers and timers run: the loop alone only ever yields to microtasks.
+              await new Promise((resolve) => setImmediate(resolve));
+              const lastStep = !byEpoch && st.step >= plan.totalSteps;
+              if (st.step % options.logEverySteps === 0 || lastStep) await this.logTrainLine(out.lr, epochBar, shown(), barStart);
+              else epochBar.update(shown());
+              if (lastStep) st.stoppedBy = 'steps';
+              else if (budgetSeconds > 0 && this.seconds() >= budgetSeconds) {
+                st.stoppedBy = 'minutes';
+                if (st.window.steps + this.pending.length > 0) await this.logTrainLine(out.lr, epochBar, shown(), barStart);
+                options.log(`nlpbook: time budget of ${options.minutes} minutes reached at step ${st.step}/${plan.totalSteps}`);
+              }
+              if (st.stoppedBy) break;
+              const why = options.signal?.aborted ? 'interrupted' : st.step >= (options.stopAt?.steps ?? Infinity) ? 'stopAt' : null;
+              if (why) {
+                await this.saveLast();
+                options.log(`nlpbook: stopped at step ${st.step} (${why}), saved ${lastDir(task.dir)}; run again with the same settings to resume`);
+                return false;
+              }
+              const epochEnds = st.batchInEpoch >= plan.batchesPerEpoch;
+              // (An epoch end that evaluates saves anyway.)
+              if (!(epochEnds && task.evaluateAt === 'epoch') && everyMs > 0 && Date.now() - this.lastSave >= everyMs) await this.saveLast();
+              if (epochEnds) break;
             }
-            result.gradNorm.dispose();
-            this.pending.push({ loss: result.loss, accuracy: result.accuracy });
-            st.step = result.step;
-            st.batchInEpoch += 1;
-            // Let signal handlers and timers run: the loop alone only ever yields to microtasks.
-            await new Promise((resolve) => setImmediate(resolve));
-            if (st.step % s.logEverySteps === 0) await this.logTrainLine(result.lr, bar, barStart);
-            else bar.update(st.batchInEpoch);
-            const why = this.options.signal?.aborted ? 'interrupted' : st.step >= (this.options.stopAt?.steps ?? Infinity) ? 'stopAt' : null;
-            if (why) {
-              await this.saveLast();
-              this.log(`nlpbook: stopped at step ${st.step} (${why}), saved ${lastDir(this.dir)}; run again with the same settings to resume`);
-              return;
-            }
-            if (st.batchInEpoch >= this.batchesPerEpoch) break;
-            if (this.checkpointEveryMs > 0 && Date.now() - this.lastSave >= this.checkpointEveryMs) await this.saveLast();
           }
+        } finally {
+          if (byEpoch) epochBar.stop();
         }
-      } finally {
-        bar.stop();
+        if (task.evaluateAt === 'epoch' && (st.batchInEpoch >= plan.batchesPerEpoch || st.stoppedBy === 'minutes')) {
+          await this.endEpoch();
+        } else if (st.batchInEpoch >= plan.batchesPerEpoch) {
+          st.epochsCompleted = st.epoch + 1;
+          st.epoch += 1;
+          st.batchInEpoch = 0;
+        }
+        const why = options.signal?.aborted ? 'interrupted' : st.epochsCompleted >= (options.stopAt?.epochs ?? Infinity) ? 'stopAt' : null;
+        if (why && st.stoppedBy === null) {
+          if (task.evaluateAt !== 'epoch') await this.saveLast();
+          options.log(`nlpbook: stopped after epoch ${st.epochsCompleted} (${why}), saved ${lastDir(task.dir)}; run again with the same settings to resume`);
+          return false;
+        }
       }
-      await this.endEpoch();
-      const why = this.options.signal?.aborted ? 'interrupted' : st.epochsCompleted >= (this.options.stopAt?.epochs ?? Infinity) ? 'stopAt' : null;
-      if (why && !st.finished) {
-        this.log(`nlpbook: stopped after epoch ${st.epochsCompleted} (${why}), saved ${lastDir(this.dir)}; run again with the same settings to resume`);
-        return;
-      }
+    } finally {
+      runBar?.stop();
     }
+    return true;
   }
 
-  /** Validation, best/top-k bookkeeping, early stopping and the epoch's checkpoint. */
+  /** The task's evaluation, best/top-k bookkeeping, early stopping and the epoch's checkpoint. */
   private async endEpoch(): Promise<void> {
-    const s = this.settings;
-    const st = this.state;
-    const v = await this.validate(st.epoch + 1);
-    st.history.push(v);
-    this.appendMetrics({ type: 'validation', ...v, seconds: round(this.seconds(), 3) });
-    const value = s.monitor === 'min val_loss' ? v.loss : v.accuracy;
-    const better = (a: number, b: number) => (s.monitor === 'min val_loss' ? a < b : a > b);
-    const improved = st.best === null || better(value, st.best.value);
-    if (improved) {
-      st.best = { ...v, value };
-      st.epochsWithoutImprovement = 0;
-    } else {
-      st.epochsWithoutImprovement += 1;
+    const { task, options } = this;
+    const st = this.loop;
+    const epochs = task.plan.epochs ?? Infinity;
+    const evaluation = await this.evaluate(st.epoch + 1);
+    st.history.push(evaluation);
+    let improved = false;
+    const ranking = task.ranking;
+    if (ranking) {
+      const value = ranking.value(evaluation);
+      const better = betterBy(ranking.monitor);
+      improved = st.best === null || better(value, st.best.value);
+      if (improved) {
+        st.best = { ...evaluation, value };
+        st.epochsWithoutImprovement = 0;
+      } else {
+        st.epochsWithoutImprovement += 1;
+      }
+      const candidate = { name: checkpointName(ranking.monitor, st.epoch + 1, st.step, value), value, epoch: st.epoch + 1, step: st.step };
+      st.topK = rankTopK(st.topK, candidate, ranking.saveTopK, better);
     }
-    st.topK = rankTopK(st.topK, { name: checkpointName(s.monitor, v.epoch, v.step, value), value, epoch: v.epoch, step: v.step }, s.saveTopK, better);
     st.epochsCompleted = st.epoch + 1;
     st.epoch += 1;
     st.batchInEpoch = 0;
-    if (s.earlyStoppingPatience > 0 && st.epochsWithoutImprovement >= s.earlyStoppingPatience && st.epoch < s.epochs) {
-      st.stoppedEarly = true;
-      this.log(`nlpbook: early stopping: ${s.monitor.split(' ')[1]} did not improve for ${st.epochsWithoutImprovement} epochs`);
+    const patience = ranking?.earlyStoppingPatience ?? 0;
+    if (patience > 0 && st.epochsWithoutImprovement >= patience && st.epoch < epochs && st.stoppedBy === null) {
+      st.stoppedBy = 'early';
+      options.log(`nlpbook: early stopping: ${ranking!.monitor.split(' ')[1]} did not improve for ${st.epochsWithoutImprovement} epochs`);
     }
-    st.finished = st.epoch >= s.epochs || st.stoppedEarly;
-    this.log(
-      `nlpbook: epoch ${v.epoch}/${s.epochs} validation: loss ${v.loss.toFixed(4)}, accuracy ${v.accuracy.toFixed(4)}, ` +
-        `precision ${v.precision.toFixed(4)}, recall ${v.recall.toFixed(4)}, f1 ${v.f1.toFixed(4)} (${v.n} examples)${improved ? ' *best*' : ''}`,
-    );
+    if (st.epoch >= epochs && st.stoppedBy === null) st.stoppedBy = 'steps';
+    options.log(task.describe(evaluation, improved));
     await this.saveLast();
   }
 
-  /** Scores the validation split with dropout off. */
-  private async validate(epoch: number): Promise<ValidationResult> {
-    const predictions: number[] = [];
-    const labels: number[] = [];
-    let lossSum = 0;
-    let seen = 0;
-    for await (const batch of this.valLoader.batches(0)) {
-      if (seen >= this.valBatches) {
-        batch.dispose();
-        break;
-      }
-      seen += 1;
-      const r = this.task.evalStep(batch);
-      try {
-        const [loss, probs, y] = await Promise.all([r.lossSum.data(), r.probabilities.data(), batch.labels.data()]);
-        lossSum += loss[0];
-        const k = r.probabilities.shape[1];
-        for (let i = 0; i < r.count; i++) {
-          predictions.push(probs[i * k + 1] > probs[i * k] ? 1 : 0);
-          labels.push(y[i]);
-        }
-      } finally {
-        r.dispose();
-        batch.dispose();
-      }
-    }
-    const scores = classificationScores(predictions, labels, 1);
-    return {
-      epoch,
-      step: this.state.step,
-      n: scores.n,
-      loss: scores.n ? lossSum / scores.n : 0,
-      accuracy: scores.accuracy,
-      precision: scores.precision,
-      recall: scores.recall,
-      f1: scores.f1,
-    };
+  /** The task's evaluation after `epoch` epochs, written to metrics.jsonl. */
+  private async evaluate(epoch: number): Promise<E> {
+    const evaluation = await this.task.evaluate({ epoch, step: this.loop.step });
+    this.metrics.append({ type: this.task.evaluationType, ...evaluation, seconds: round(this.seconds(), 3) });
+    return evaluation;
   }
 
   /** Reads the pending step results into the window sums (the only place the host waits for them). */
   private async drainPending(): Promise<void> {
-    const w = this.state.window;
+    const w = this.loop.window;
     for (const p of this.pending) {
       const [loss, acc] = await Promise.all([p.loss.data(), p.accuracy.data()]);
       w.steps += 1;
-      w.lossSum += loss[0];
-      w.accuracySum += acc[0];
+      w.weight += p.weight;
+      w.lossSum += loss[0] * p.weight;
+      w.accuracySum += acc[0] * p.weight;
       p.loss.dispose();
       p.accuracy.dispose();
     }
     this.pending = [];
   }
 
-  private async logTrainLine(lr: number, bar: Progress, barStart: { time: number; batch: number }): Promise<void> {
+  /** Writes the train line of the steps since the previous one and shows it after the progress bar. */
+  private async logTrainLine(lr: number, bar: Progress, shown: number, barStart: { time: number; count: number }): Promise<void> {
     await this.drainPending();
-    const st = this.state;
+    const st = this.loop;
     const w = st.window;
-    const line: TrainMetricsLine = {
+    const { plan } = this.task;
+    const line = {
       type: 'train',
       step: st.step,
-      epoch: st.epoch + 1,
-      loss: w.lossSum / w.steps,
-      accuracy: w.accuracySum / w.steps,
+      epoch: plan.epochs === null ? round(st.step / plan.batchesPerEpoch, 4) : st.epoch + 1,
+      loss: w.lossSum / w.weight,
+      accuracy: w.accuracySum / w.weight,
       lr,
+      ...this.task.trainLineFields?.(),
       seconds: round(this.seconds(), 3),
-    };
-    this.appendMetrics(line);
-    st.window = { steps: 0, lossSum: 0, accuracySum: 0 };
-    const rate = (st.batchInEpoch - barStart.batch) / Math.max(1e-9, (Date.now() - barStart.time) / 1000);
-    this.lastInfo = `loss ${line.loss.toFixed(4)} acc ${line.accuracy.toFixed(3)} lr ${lr.toExponential(2)} ${rate.toFixed(1)} it/s`;
-    bar.update(st.batchInEpoch, this.lastInfo);
+    } as TrainLine & Record<string, number | string>;
+    this.metrics.append(line as MetricsLine);
+    this.lastTrainLine = line;
+    st.window = { steps: 0, weight: 0, lossSum: 0, accuracySum: 0 };
+    const rate = (shown - barStart.count) / Math.max(1e-9, (Date.now() - barStart.time) / 1000);
+    this.lastInfo = this.task.progressInfo?.(line, rate)
+      ?? `loss ${line.loss.toFixed(4)} acc ${line.accuracy.toFixed(3)} lr ${lr.toExponential(2)} ${rate.toFixed(1)} it/s`;
+    bar.update(shown, this.lastInfo);
   }
 
-  /** Writes checkpoints/last (and the top-k / best links it calls for). */
+  /** Writes checkpoints/last (and the top-k / best folders the ranking calls for). */
   private async saveLast(): Promise<void> {
     await this.drainPending();
-    const st = this.state;
-    st.loader = this.trainLoader.state();
-    st.task = this.task.state();
-    st.lr = this.task.lr;
+    const { task } = this;
+    const st = this.loop;
     st.seconds = this.seconds();
-    st.metricsBytes = fs.existsSync(this.metricsFile) ? fs.statSync(this.metricsFile).size : 0;
+    st.metricsBytes = this.metrics.bytes();
     st.savedAt = new Date().toISOString();
-    saveLastCheckpoint(this.dir, {
-      model: this.model,
-      settings: this.settings,
-      tokenizer: this.tokenizerFiles,
-      optimizer: this.task.optimizer.state(),
-      state: st,
-    });
-    syncRankedFolders(this.dir, st);
+    saveLastCheckpoint(task.dir, { model: task.model, optimizer: task.optimizer.state(), ...task.checkpoint(st) });
+    if (task.ranking) syncRankedFolders(task.dir, { ...st, monitor: task.ranking.monitor });
     this.lastSave = Date.now();
-  }
-
-  private appendMetrics(line: object): void {
-    fs.appendFileSync(this.metricsFile, `${JSON.stringify(line)}\n`);
   }
 
   private seconds(): number {
     return this.secondsBefore + (Date.now() - this.sessionStart) / 1000;
   }
+
+  /** Frees step results not read (after an error). */
+  dispose(): void {
+    for (const p of this.pending) {
+      p.loss.dispose();
+      p.accuracy.dispose();
+    }
+    this.pending = [];
+  }
+}
+
+/** 'min val_loss' -> a < b; 'max val_accuracy' -> a > b. */
+function betterBy(monitor: string): (a: number, b: number) => boolean {
+  return monitor.startsWith('min') ? (a, b) => a < b : (a, b) => a > b;
 }
 
 /** The top-k list after adding `candidate` (best first; -1 keeps all, 0 none; ties keep the earlier one). */
