@@ -31,7 +31,7 @@ import { check, NlpbookError } from '../util/errors';
 import { type AdamWKernel } from '../task/index';
 import { fetchModel, BertForSequenceClassification, loadWeights } from '../model/index';
 import { progress, type Progress } from '../util/progress';
-import { validateSettings, type Settings } from '../settings/index';
+import { DEFAULT_SETTINGS, validateSettings, type Settings } from '../settings/index';
 import { BertTokenizer } from '../tokenizer/index';
 
 export { metricsByType, readMetrics, type TrainMetricsLine, type ValidationMetricsLine } from './metrics-log';
@@ -105,7 +105,8 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
   // A finished run is not trained again: report it (delete the folder to start over).
   const saved = recoverLast(dir);
   if (saved) {
-    const conflicts = resumeConflicts(saved.settings, settings);
+    // A run saved before a field existed ran with its default (e.g. layerLrDecay 1).
+    const conflicts = resumeConflicts({ ...DEFAULT_SETTINGS, ...saved.settings }, settings);
     if (conflicts.length) {
       throw new NlpbookError(
         `${lastDir(dir)}: holds a run with other settings (${conflicts.slice(0, 3).join('; ')}${conflicts.length > 3 ? '; ...' : ''}); ` +
