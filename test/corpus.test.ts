@@ -101,7 +101,7 @@ test('a second fetch is cache-first: no request at all', async () => {
   const r = await fetchNsmc(settings());
   assert.deepEqual(r.map((x) => x.action), ['cached', 'cached']);
   assert.deepEqual(requests, []);
-  // and it trusts the size+mtime sidecar instead of hashing again
+  // and it remembers the hash in a sidecar (trusted while inode, size, mtime and ctime prove the file unchanged)
   const side = JSON.parse(fs.readFileSync(sha256SidecarPath(trainDest()), 'utf8'));
   assert.equal(side.sha256, NSMC_FILES.train.sha256);
   assert.equal(side.size, 14628807);
@@ -120,6 +120,10 @@ test('a changed cached file (same size, new mtime) is noticed and downloaded aga
   assert.deepEqual(r.map((x) => x.action), ['downloaded', 'cached']);
   assert.deepEqual(requests, ['/nsmc/ratings_train.txt']);
   assert.equal(sha256File(file), NSMC_FILES.train.sha256);
+  // The changed file is kept beside it, not deleted.
+  assert.match(r[0].kept ?? '', /ratings_train\.txt\.modified-\d{8}-\d{6}$/);
+  assert.deepEqual(fs.readFileSync(r[0].kept!), bad);
+  fs.rmSync(r[0].kept!);
 });
 
 test('forceDownload downloads again even when the files are valid', async () => {
@@ -311,9 +315,12 @@ test('malformed files: one-line errors with file:line', () => {
   assert.throws(() => readNsmc(label), { message: `${label}:5: label must be 0 or 1, got "2" (id 3)` });
   const header = write('header.txt', 'id\ttext\tlabel\n1\ta\t1\n');
   assert.throws(() => readNsmc(header), { message: `${header}:1: header must be "id\\tdocument\\tlabel", got "id\\ttext\\tlabel"` });
-  // a BOM stays part of the first field, as with Python's encoding="utf-8"
+  // a UTF-8 BOM (Excel, Windows editors) is not part of the header (test/hostile-corpus.test.ts)
   const bom = write('bom.txt', '\ufeffid\tdocument\tlabel\n1\ta\t1\n');
-  assert.throws(() => readNsmc(bom), { message: `${bom}:1: header must be "id\\tdocument\\tlabel", got "\ufeffid\\tdocument\\tlabel"` });
+  assert.deepEqual(readNsmc(bom), [{ id: '1', text: 'a', label: 1 }]);
+  // ... but only at the very start: anywhere else it is a character of the field
+  const bom2 = write('bom2.txt', ' \ufeffid\tdocument\tlabel\n1\ta\t1\n');
+  assert.throws(() => readNsmc(bom2), { message: `${bom2}:1: header must be "id\\tdocument\\tlabel", got " \ufeffid\\tdocument\\tlabel"` });
   const blank = write('blank.txt', `${head}1\ta\t1\n\n`);
   assert.throws(() => readNsmc(blank), { message: `${blank}:3: expected 3 tab-separated columns (id, document, label), got 0` });
   const empty = write('empty.txt', '');

@@ -11,7 +11,7 @@ import { NlpbookError } from '../src/util/errors';
 import { BertForSequenceClassification, saveModel } from '../src/model/index';
 import { SentenceClassifier } from '../src/train/index';
 import { BertTokenizer } from '../src/tokenizer/index';
-import { bertClassifierToOnnx, exportOnnx, ONNX_MODEL_FILE } from '../src/export/onnx';
+import { bertClassifierToOnnx, EXPORTED_FILES, exportOnnx, ONNX_MODEL_FILE } from '../src/export/onnx';
 import { FIXTURES, jsonLines, KCBERT_DIR, NSMC_DIR, runCli, tempDir } from './helpers';
 
 const TINY = path.join(FIXTURES, 'tiny-bert');
@@ -177,15 +177,28 @@ test('bad input: one-line errors, and the output folder is never half-written', 
   await rejectsOneLine(exportOnnx(modelDir, path.join(file, 'out'), { check: false }), /a-file\/out: cannot write there \(.*a-file is a file\)/);
   await rejectsOneLine(exportOnnx(modelDir, file, { check: false }), /a-file: exists and is not a folder/);
 
-  // An existing folder is kept unless --force; with it, replaced whole.
+  // An existing folder is kept unless --force; --force replaces only an earlier export:
+  // a folder with anything else in it (here or in onnx/) is refused, naming the file, and kept.
   const out = path.join(parent, 'existing');
   fs.mkdirSync(out);
   fs.writeFileSync(path.join(out, 'keep.txt'), 'mine');
   await rejectsOneLine(exportOnnx(modelDir, out, { check: false }), /existing: already exists \(pass --force to replace it\)/);
+  await rejectsOneLine(exportOnnx(modelDir, out, { check: false, force: true }), /existing\/keep\.txt: not a file nlpbook export onnx writes; --force replaces only an earlier export/);
   assert.equal(fs.readFileSync(path.join(out, 'keep.txt'), 'utf8'), 'mine');
+  const cli = runCli(['export', 'onnx', '--model', modelDir, '--out', out, '--force', '--no-check']);
+  assert.equal(cli.status, 1);
+  assert.match(cli.stderr, /^nlpbook export: .*existing\/keep\.txt: not a file nlpbook export onnx writes; .*\n$/m);
+  assert.equal(fs.readFileSync(path.join(out, 'keep.txt'), 'utf8'), 'mine');
+  fs.renameSync(path.join(out, 'keep.txt'), path.join(parent, 'keep.txt'));
   await exportOnnx(modelDir, out, { check: false, force: true });
-  assert.equal(fs.existsSync(path.join(out, 'keep.txt')), false);
   assert.ok(fs.existsSync(path.join(out, ONNX_MODEL_FILE)));
+  // An earlier export is replaced whole ...
+  await exportOnnx(modelDir, out, { check: false, force: true });
+  assert.deepEqual(exportedFiles(out), [...EXPORTED_FILES].sort());
+  // ... unless someone added to it.
+  fs.writeFileSync(path.join(out, 'onnx', 'model_quantized.onnx'), 'mine');
+  await rejectsOneLine(exportOnnx(modelDir, out, { check: false, force: true }), /existing\/onnx\/model_quantized\.onnx: not a file nlpbook export onnx writes/);
+  assert.equal(fs.readFileSync(path.join(out, 'onnx', 'model_quantized.onnx'), 'utf8'), 'mine');
   await rejectsOneLine(exportOnnx(modelDir, path.dirname(modelDir), { force: true, check: false }), /holds the model folder/);
 
   // A model transformers.js would read differently (sigmoid for multi-label) fails the check: nothing is written.
@@ -195,3 +208,8 @@ test('bad input: one-line errors, and the output folder is never half-written', 
   assert.equal(fs.existsSync(refused), false);
   assert.deepEqual(leftovers(parent), []);
 });
+
+/** The files under `dir`, relative, sorted. */
+function exportedFiles(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+}

@@ -5,7 +5,7 @@ import { DEFAULT_HOST, DEFAULT_PORT, MAX_BODY_BYTES, MAX_TEXT_CHARS, startServer
 import { defineCommand, untilAborted } from './command';
 import { loaderFlags, MODEL_FLAGS, optionalInt, requireModel } from './inputs';
 
-const USAGE = `usage: nlpbook serve --model DIR [--port N] [--host H] [--tokenizer DIR] [--max-length N] [--quiet]
+const USAGE = `usage: nlpbook serve --model DIR [--port N] [--host H] [--allow-host NAME]... [--tokenizer DIR] [--max-length N] [--quiet]
 
 Serves a web page (type a sentence, see 긍정/부정 and the probability) and a JSON API for
 the model in DIR:
@@ -20,6 +20,10 @@ stderr and {"url","host","port","model"} on stdout. Ctrl+C stops it.
   --model DIR        model folder (nlpbook train's best/, or any Hugging Face classifier folder)
   --port N           default ${DEFAULT_PORT}; 0 picks a free port
   --host H           default ${DEFAULT_HOST} (this machine only); 0.0.0.0 listens on every interface
+  --allow-host NAME  another name the page may be opened by (repeatable; ".example.org" for a
+                     domain and its subdomains, "*" for any). Requests must name the server as
+                     localhost, an IP address, the --host or such a NAME in their Host header;
+                     others get 403, so no web site can reach the server through DNS rebinding
   --tokenizer DIR    tokenizer folder when DIR has no vocab.txt / tokenizer.json
   --max-length N     longest input in tokens (default: DIR/settings.json's maxSeqLength, else 128)
   --quiet            no line per request on stderr`;
@@ -28,7 +32,7 @@ export const command = defineCommand({
   name: 'serve',
   summary: 'web page and JSON API for a model folder (--model DIR [--port N] [--host H])',
   usage: USAGE,
-  options: { ...MODEL_FLAGS, port: { type: 'string' }, host: { type: 'string' }, quiet: { type: 'boolean' } },
+  options: { ...MODEL_FLAGS, port: { type: 'string' }, host: { type: 'string' }, 'allow-host': { type: 'string', multiple: true }, quiet: { type: 'boolean' } },
   onSignal: 'stopping',
   async run({ values, signal, notice }) {
     const model = requireModel(values);
@@ -39,6 +43,7 @@ export const command = defineCommand({
       ...loaderFlags(values),
       port,
       host: values.host,
+      allowedHosts: values['allow-host'],
       log: values.quiet ? undefined : (line) => console.error(line),
     });
     // Ctrl+C while the model was loading: close without announcing it.

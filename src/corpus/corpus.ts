@@ -67,6 +67,11 @@ export interface FetchResult {
   /** Where it came from (downloaded only). */
   source?: string;
   bytes: number;
+  /**
+   * A file that was in the way and differed from the official one (edited, a slice, another
+   * version) is never deleted: it is kept here, beside it, before the download replaces it.
+   */
+  kept?: string;
 }
 
 export interface FetchOptions {
@@ -115,10 +120,14 @@ export async function fetchNsmc(settings: FetchSettings, options: FetchOptions =
       continue;
     }
     const source = nsmcSource(split, mirror, options.origin);
+    // A file in the way that is not the official one is someone's work: keep it.
+    const kept = fs.existsSync(dest) && !hasSha256(dest, expected) ? keepAside(dest) : undefined;
     try {
       const got = await download(source, dest, { sha256: expected, progress: settings.tqdmEnabled, label: `nsmc ${NSMC_FILES[split].name}` });
-      results.push({ split, path: dest, action: 'downloaded', source: got.source, bytes: got.bytes });
+      results.push({ split, path: dest, action: 'downloaded', source: got.source, bytes: got.bytes, ...(kept ? { kept } : {}) });
     } catch (e) {
+      // The file is still in place (a download only ever renames a verified file over it).
+      if (kept) fs.rmSync(kept, { force: true });
       if (!(e instanceof DownloadError)) throw e;
       // Add what to do about it: which mirror was used and how to change it.
       const advice =
@@ -131,6 +140,27 @@ export async function fetchNsmc(settings: FetchSettings, options: FetchOptions =
     }
   }
   return results;
+}
+
+/**
+ * A second name for `file`, "<file>.modified-YYYYMMDD-HHMMSS" (then -2, -3, ...), that keeps
+ * its content when a download renames the official file over it: a hard link (no copy of
+ * 14 MB), or a copy where links are not possible.
+ */
+function keepAside(file: string, now = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+  for (let n = 1; ; n++) {
+    const kept = `${file}.modified-${stamp}${n > 1 ? `-${n}` : ''}`;
+    if (fs.existsSync(kept)) continue;
+    try {
+      fs.linkSync(file, kept);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      fs.copyFileSync(file, kept, fs.constants.COPYFILE_EXCL);
+    }
+    return kept;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -155,7 +185,7 @@ export interface NsmcFile {
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** The file's text as Python's open(path, encoding="utf-8") reads it (strict UTF-8, BOM kept). */
+/** The file's text as Python's open(path, encoding="utf-8") reads it (strict UTF-8, BOM kept: readNsmcFile drops it). */
 function readUtf8(file: string): string {
   const buf = fs.readFileSync(file);
   if (isUtf8(buf)) {
@@ -186,7 +216,12 @@ export function readNsmcFile(file: string, options: ReadOptions = {}): NsmcFile 
   const emptyDocuments = options.emptyDocuments ?? 'keep';
   check(['keep', 'skip', 'error'].includes(emptyDocuments), `emptyDocuments must be 'keep', 'skip' or 'error', got ${JSON.stringify(emptyDocuments)}`);
   check(fs.existsSync(file), `${file}: not found (download it first: NsmcCorpus.fetch() or \`nlpbook corpus fetch\`)`);
-  const text = readUtf8(file);
+  // A UTF-8 byte-order mark (Excel and Windows editors write one) is not part of the header.
+  // Python's open(encoding="utf-8") would keep it in the first field ("\ufeffid"), which
+  // ratsnlp never looks at (it skips line 1 unread), so ratsnlp reads such a file too; here
+  // the header is checked, so the mark is dropped first. Lines and fields are otherwise the same.
+  const raw = readUtf8(file);
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
   const examples: Example[] = [];
   const lines: number[] = [];
   const quotedLines: number[] = [];

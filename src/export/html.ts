@@ -1,27 +1,44 @@
 // Just enough HTML → Markdown for notebook outputs (tslab.display.html): the tables
-// frameHtml makes, inline SVG charts, <b>/<i>/<br>/<p>/lists. Scripts and styles are
-// dropped, never copied: a blog post must not run code from a notebook's output.
-
-/** Removes <script>/<style> elements (also unterminated ones) and inline event handlers. */
-export function stripScripts(html: string): string {
-  return html
-    .replace(/<script\b[\s\S]*?<\/script\s*>/gi, '')
-    .replace(/<script\b[^>]*\/>/gi, '')
-    .replace(/<script\b[\s\S]*$/gi, '')
-    .replace(/<style\b[\s\S]*?<\/style\s*>/gi, '')
-    .replace(/<iframe\b[\s\S]*?(<\/iframe\s*>|$)/gi, '')
-    // Event handlers only inside tags: prose such as "one = 1" stays.
-    .replace(/<[a-z][^>]*>/gi, (tag) => tag.replace(/\s+on[a-z]+\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/gi, ''));
-}
+// frameHtml makes, inline SVG charts, <b>/<i>/<br>/<p>/lists. The HTML goes through the
+// allow-list sanitizer first (sanitize.ts): scripts, styles, handlers and everything else
+// not on the list are dropped, never copied: a blog post must not run code from a
+// notebook's output. What is left becomes Markdown text, its <, > and & as entities.
+import { sanitizeHtml } from './sanitize';
 
 /** True when the HTML holds a script (an interactive widget such as a plotly chart). */
 export function hasScript(html: string): boolean {
   return /<script\b/i.test(html);
 }
 
-/** The <svg> elements in `html`, in order. */
+/** The outermost <svg> elements of well-formed (sanitized) `html`, in order, nested ones inside theirs. */
 export function findSvgs(html: string): string[] {
-  return html.match(/<svg\b[\s\S]*?<\/svg\s*>/gi) ?? [];
+  const found: string[] = [];
+  const tags = /<(\/?)svg\b[^>]*?(\/?)>/gi;
+  let depth = 0;
+  let start = -1;
+  let m: RegExpExecArray | null;
+  while ((m = tags.exec(html))) {
+    if (m[2]) {
+      if (depth === 0) found.push(m[0]);
+    } else if (!m[1]) {
+      if (depth++ === 0) start = m.index;
+    } else if (depth > 0 && --depth === 0) {
+      found.push(html.slice(start, m.index + m[0].length));
+    }
+  }
+  return found;
+}
+
+/** `html` with each outermost <svg> element replaced by what `replace` returns for it. */
+function replaceSvgs(html: string, replace: (svg: string) => string): string {
+  let out = '';
+  let at = 0;
+  for (const svg of findSvgs(html)) {
+    const i = html.indexOf(svg, at);
+    out += html.slice(at, i) + replace(svg);
+    at = i + svg.length;
+  }
+  return out + html.slice(at);
 }
 
 /** Decodes the entities HTML text commonly holds. */
@@ -84,8 +101,7 @@ export function htmlToMarkdown(html: string): HtmlParts {
   const blocks: string[] = [];
   // Block placeholders keep tables and SVGs out of the inline clean-up below.
   const block = (md: string) => `\u0001${blocks.push(md) - 1}\u0001`;
-  let s = stripScripts(html);
-  s = s.replace(/<svg\b[\s\S]*?<\/svg\s*>/gi, (svg) => block(svgMark(svgs.push(svg) - 1)));
+  let s = replaceSvgs(sanitizeHtml(html), (svg) => block(svgMark(svgs.push(svg) - 1)));
   s = s.replace(/<table\b[\s\S]*?(<\/table\s*>|$)/gi, (t) => block(tableToMarkdown(t)));
   s = s.replace(/<pre\b[^>]*>([\s\S]*?)(<\/pre\s*>|$)/gi, (_, body: string) => {
     const text = decodeEntities(body.replace(/<[^>]*>/g, ''));

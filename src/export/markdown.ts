@@ -5,16 +5,22 @@ export interface MarkdownPiece {
   /** True for a fenced code block or an inline code span (shown as text, never as HTML). */
   code: boolean;
   text: string;
+  /** With `separate`: true for a fenced block, false for an inline span (absent on prose). */
+  fence?: boolean;
 }
 
-/** Splits Markdown into code (fences, inline spans) and prose, in order; joined back it is the input. */
-export function splitCode(markdown: string): MarkdownPiece[] {
+/**
+ * Splits Markdown into code (fences, inline spans) and prose, in order; joined back it is the
+ * input. Neighbouring pieces of one kind are joined, unless `separate` (then each fence and
+ * each span is a piece of its own).
+ */
+export function splitCode(markdown: string, options: { separate?: boolean } = {}): MarkdownPiece[] {
   const pieces: MarkdownPiece[] = [];
-  const push = (code: boolean, text: string) => {
+  const push = (code: boolean, text: string, fence = false) => {
     if (!text) return;
     const last = pieces[pieces.length - 1];
-    if (last && last.code === code) last.text += text;
-    else pieces.push({ code, text });
+    if (last && last.code === code && !(code && options.separate)) last.text += text;
+    else pieces.push(code && options.separate ? { code, text, fence } : { code, text });
   };
   const lines = markdown.split(/(?<=\n)/);
   let prose = '';
@@ -35,27 +41,34 @@ export function splitCode(markdown: string): MarkdownPiece[] {
       if (closer.test(lines[j].replace(/\n$/, ''))) break;
       j++;
     }
-    push(true, block);
+    push(true, block, true);
     i = j;
   }
   splitInline(prose, push);
   return pieces;
 }
 
-/** Inline code spans: a run of N backticks up to the next run of exactly N. */
+/** Inline code spans: a run of N backticks up to the next run of exactly N (in one pass over the runs). */
 function splitInline(text: string, push: (code: boolean, text: string) => void): void {
+  const runs = [...text.matchAll(/`+/g)].map((m) => ({ at: m.index!, length: m[0].length }));
+  // For each run length, the indices (into runs) of the runs of that length, and how far they were used.
+  const byLength = new Map<number, { list: number[]; next: number }>();
+  runs.forEach((r, k) => {
+    const entry = byLength.get(r.length) ?? { list: [], next: 0 };
+    entry.list.push(k);
+    byLength.set(r.length, entry);
+  });
   let at = 0;
-  const runs = /`+/g;
-  let m: RegExpExecArray | null;
-  while ((m = runs.exec(text))) {
-    const close = new RegExp(`(?<!\`)\`{${m[0].length}}(?!\`)`, 'g');
-    close.lastIndex = m.index + m[0].length;
-    const end = close.exec(text);
-    if (!end) continue;
-    push(false, text.slice(at, m.index));
-    push(true, text.slice(m.index, end.index + end[0].length));
-    at = end.index + end[0].length;
-    runs.lastIndex = at;
+  for (let k = 0; k < runs.length; k++) {
+    const entry = byLength.get(runs[k].length)!;
+    while (entry.next < entry.list.length && entry.list[entry.next] <= k) entry.next++;
+    if (entry.next >= entry.list.length) continue;
+    const j = entry.list[entry.next];
+    const end = runs[j].at + runs[j].length;
+    push(false, text.slice(at, runs[k].at));
+    push(true, text.slice(runs[k].at, end));
+    at = end;
+    k = j;
   }
   push(false, text.slice(at));
 }

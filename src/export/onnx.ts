@@ -288,6 +288,11 @@ export async function exportOnnx(modelDir: string, outDir: string, options: Onnx
     if (!options.force && fs.readdirSync(out).length > 0) throw new NlpbookError(`${outDir}: already exists (pass --force to replace it)`);
     const model = path.resolve(modelDir);
     if (model === out || model.startsWith(out + path.sep)) throw new NlpbookError(`${outDir}: holds the model folder ${modelDir}; choose another output folder`);
+    // --force replaces an earlier export, never a folder with anything else in it.
+    const foreign = foreignExportEntry(out);
+    if (foreign) {
+      throw new NlpbookError(`${path.join(outDir, path.relative(out, foreign))}: not a file nlpbook export onnx writes; --force replaces only an earlier export (move it out, or choose another --out)`);
+    }
   }
   const classifier = await SentenceClassifier.load(modelDir, options);
   try {
@@ -314,6 +319,25 @@ export async function exportOnnx(modelDir: string, outDir: string, options: Onnx
   } finally {
     classifier.dispose();
   }
+}
+
+/** The files exportFiles writes (relative to the folder). */
+export const EXPORTED_FILES: readonly string[] = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', ONNX_MODEL_FILE];
+
+/** The first entry of `dir` (recursively) that is not one of EXPORTED_FILES or a folder holding them, or null. */
+function foreignExportEntry(dir: string, under = ''): string | null {
+  for (const name of fs.readdirSync(path.join(dir, under)).sort()) {
+    const rel = path.join(under, name);
+    const st = fs.lstatSync(path.join(dir, rel));
+    if (st.isFile() && EXPORTED_FILES.includes(rel)) continue;
+    if (st.isDirectory() && EXPORTED_FILES.some((f) => f.startsWith(rel + path.sep))) {
+      const inner = foreignExportEntry(dir, rel);
+      if (inner) return inner;
+      continue;
+    }
+    return path.join(dir, rel);
+  }
+  return null;
 }
 
 /** File name (relative) -> contents of the exported folder. */

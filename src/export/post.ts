@@ -3,10 +3,14 @@
 // blocks (long logs shortened), tables as Markdown tables, and every image (charts included)
 // as a file beside the post, linked by a relative path. Jupyter Book's remove-cell,
 // remove-input and remove-output tags leave out what they name. Pure: text in,
-// { markdown, files } out; writing and PNG rendering are write-post.ts's and chromium.ts's jobs.
+// { markdown, files } out; writing and PNG rendering are write-post.ts's and svg-png.ts's jobs.
+// Nothing live gets through: markdown (cells and outputs) goes through sanitizeMarkdown, HTML
+// outputs through the allow-list sanitizer, SVG files through the SVG allow-list (sanitize.ts),
+// and the body is kept from Jekyll's Liquid (liquidRaw).
 import { NlpbookError } from '../util/errors';
-import { fenceFor, findSvgs, htmlToMarkdown, imgMark, stripScripts, svgMark } from './html';
+import { fenceFor, findSvgs, htmlToMarkdown, imgMark, svgMark } from './html';
 import { mapProse } from './markdown';
+import { sanitizeMarkdown, sanitizeSvg } from './sanitize';
 import { cellTags, joinText, Notebook, NotebookCell, NotebookOutput } from './notebook';
 
 export interface PostOptions {
@@ -106,7 +110,9 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
   }
   const source = options.source ?? 'notebook';
   const files: PostFile[] = [];
-  const language = String(nb.metadata?.language_info?.name ?? nb.metadata?.kernelspec?.language ?? 'typescript');
+  const language = fenceLanguage(nb.metadata?.language_info?.name ?? nb.metadata?.kernelspec?.language ?? 'typescript');
+  const layout = options.layout ?? 'post';
+  if (!/^[A-Za-z0-9_-]+$/.test(layout)) throw new NlpbookError(`layout: expected letters, digits, "_" and "-", got ${JSON.stringify(layout)}`);
   const maxLines = options.maxOutputLines ?? DEFAULT_MAX_OUTPUT_LINES;
   if (!Number.isSafeInteger(maxLines) || maxLines < 1) {
     throw new NlpbookError(`maxOutputLines: expected a positive whole number, got ${String(options.maxOutputLines)}`);
@@ -122,8 +128,9 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
     const text = Array.isArray(value) ? value.join('') : value;
     if (typeof text !== 'string') throw new NlpbookError(`${source}: ${where}: ${mime} must be text, found ${typeof value}`);
     if (mime === 'image/svg+xml') {
-      if (!/<svg\b/i.test(text)) throw new NlpbookError(`${source}: ${where}: ${mime} holds no <svg> element`);
-      return cleanSvg(text);
+      const svg = /<svg\b/i.test(text) ? cleanSvg(text) : '';
+      if (!svg) throw new NlpbookError(`${source}: ${where}: ${mime} holds no <svg> element`);
+      return svg;
     }
     const bytes = Buffer.from(text.replace(/\s+/g, ''), 'base64');
     if (!/^[A-Za-z0-9+/=\s]*$/.test(text) || !hasSignature(mime, bytes)) {
@@ -151,10 +158,10 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
           titleDropped = true;
         }
       }
-      md = mapProse(md, (prose) => {
-        const clean = stripScripts(prose);
-        return replaceAttachments(clean, cell, (name, mime, value) => addImage(mime, decodeImage(mime, value, `${where} attachment ${JSON.stringify(name)}`), name.replace(/\.[a-z]+$/i, '')), `${source}: ${where}`);
-      });
+      // Sanitized first (attachment: links allowed through), so nothing a dropped element held becomes a file.
+      md = mapProse(sanitizeMarkdown(md, { extraSchemes: ['attachment'] }), (prose) =>
+        replaceAttachments(prose, cell, (name, mime, value) => addImage(mime, decodeImage(mime, value, `${where} attachment ${JSON.stringify(name)}`), name.replace(/\.[a-z]+$/i, '')), `${source}: ${where}`),
+      );
       if (md.trim()) parts.push(md.trim());
       return;
     }
@@ -213,7 +220,7 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
       return addImage('image/svg+xml', svg, svgTitle(svg) ?? '');
     }
     if (data['text/markdown'] !== undefined) {
-      return mapProse(joinText(data['text/markdown'] as string | string[]), stripScripts).trim();
+      return sanitizeMarkdown(joinText(data['text/markdown'] as string | string[])).trim();
     }
     if (data['text/html'] !== undefined) {
       const html = joinText(data['text/html'] as string | string[]);
@@ -221,12 +228,13 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
       let md = parts.markdown;
       parts.svgs.forEach((svg, n) => {
         const clean = cleanSvg(svg);
-        md = md.replace(svgMark(n), addImage('image/svg+xml', clean, svgTitle(clean) ?? ''));
+        md = md.replace(svgMark(n), () => (clean ? addImage('image/svg+xml', clean, svgTitle(clean) ?? '') : ''));
       });
       parts.images.forEach((img, n) => {
-        md = md.replace(imgMark(n), addImage(img.mime, decodeImage(img.mime, img.base64, `${at} <img>`), img.alt));
+        md = md.replace(imgMark(n), () => addImage(img.mime, decodeImage(img.mime, img.base64, `${at} <img>`), img.alt));
       });
-      if (md.trim()) return md;
+      // The text of an HTML output may still spell Markdown links or kramdown attribute lists.
+      if (md.trim()) return sanitizeMarkdown(md);
       if (parts.hadScript || data[PLOTLY] !== undefined) return 'interactive';
     }
     if (data[PLOTLY] !== undefined) return 'interactive';
@@ -237,17 +245,33 @@ export function notebookToPost(nb: Notebook, options: PostOptions): Post {
 
   const frontMatter = [
     '---',
-    `layout: ${options.layout ?? 'post'}`,
+    `layout: ${layout}`,
     `title: ${JSON.stringify(title)}`,
     `date: ${options.date}`,
     `categories: [${categories.join(', ')}]`,
     '---',
   ].join('\n');
-  let body = parts.join('\n\n');
-  // Jekyll runs Liquid over a post: "{{" or "{%" in code or outputs would be evaluated (or break the build).
-  if (/\{\{|\{%/.test(body)) body = `{% raw %}\n${body}\n{% endraw %}`;
-  const markdown = `${frontMatter}\n\n${body}\n`;
+  const markdown = `${frontMatter}\n\n${liquidRaw(parts.join('\n\n'))}\n`;
   return { name: `${options.date}-${options.slug}.md`, imagePrefix: `${options.slug}-`, title, markdown, files, interactiveOnly };
+}
+
+/**
+ * Jekyll runs Liquid over a post: "{{" or "{%" in code or outputs would be evaluated (or break
+ * the build), so such a body goes inside {% raw %} ... {% endraw %}. Liquid ends a raw block at
+ * the first tag whose name is endraw, wherever it stands, "{%endraw%}", "{%- endraw -%}" and
+ * "{% x {% endraw %}" alike; so each "{%" that would start one is written through Liquid
+ * instead: the raw block is closed, {{ "{%" }} prints the two characters, and a new raw block
+ * goes on. Jekyll renders the body exactly as written.
+ */
+export function liquidRaw(body: string): string {
+  if (!/\{\{|\{%/.test(body)) return body;
+  const safe = body.replace(/\{%(?=-?\s*endraw(?!\w))/g, '{% endraw %}{{ "{%" }}{% raw %}');
+  return `{% raw %}\n${safe}\n{% endraw %}`;
+}
+
+/** A code fence's language from the notebook's metadata: a plain word, else "text" (it goes on the fence line). */
+export function fenceLanguage(name: unknown): string {
+  return typeof name === 'string' && /^[A-Za-z0-9_+-]+$/.test(name) ? name : 'text';
 }
 
 /**
@@ -308,13 +332,14 @@ function dropHeading(md: string, title: string): string | undefined {
   return lines.join('\n').replace(/^\s*\n/, '');
 }
 
-/** Heading Markdown as plain text: links to their text, emphasis and code marks removed. */
+/** Heading Markdown as plain text: links to their text, HTML tags, emphasis and code marks removed. */
 function plainText(md: string): string {
-  return md.replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/[*_`]/g, '').replace(/\s+/g, ' ').trim();
+  return md.replace(/!?\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/<\/?[A-Za-z][^>]*>/g, '').replace(/[*_`]/g, '').replace(/\s+/g, ' ').trim();
 }
 
+/** Alt text for ![alt](file): no brackets or newlines to end it, no "<" to start a tag. */
 function altText(alt: string): string {
-  return alt.replace(/[\[\]\n\r]/g, ' ').replace(/\s+/g, ' ').trim();
+  return alt.replace(/[\[\]\n\r<>\\]/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
 /** Rewrites `attachment:NAME` links of a markdown cell to the files `add` makes. */
@@ -344,9 +369,14 @@ function replaceAttachments(md: string, cell: NotebookCell, add: (name: string, 
     .replace(/(<img\b[^>]*\bsrc\s*=\s*["'])attachment:([^"']+)/gi, (_, head: string, name: string) => head + fileFor(name));
 }
 
-/** A standalone SVG file: scripts removed, the SVG namespace present (an <img> needs it). */
+/**
+ * A standalone SVG file: the first <svg> element of the document after the SVG allow-list (no
+ * script, handler, style sheet, foreign content or outside reference), with the SVG namespace
+ * (an <img> needs it); '' when no <svg> is left.
+ */
 function cleanSvg(svg: string): string {
-  const s = stripScripts(findSvgs(svg)[0] ?? svg).trim();
+  const s = (findSvgs(sanitizeSvg(svg))[0] ?? '').trim();
+  if (!s) return '';
   return /^<svg\b[^>]*\bxmlns\s*=/.test(s) ? s : s.replace(/^<svg\b/, '<svg xmlns="http://www.w3.org/2000/svg"');
 }
 

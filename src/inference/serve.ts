@@ -8,8 +8,11 @@
 // Every error is JSON {"error": "..."} with a 4xx status, and the server goes on serving.
 // It listens on 127.0.0.1 unless told otherwise: a demo, not a public service. The API
 // takes only Content-Type application/json, so another web site open in the same browser
-// cannot post to it with a plain form.
+// cannot post to it with a plain form; and it answers only requests whose Host header is a
+// name it is meant to be reached by (see hostAllowed), so a web page cannot drive it through
+// DNS rebinding either.
 import * as http from 'http';
+import * as net from 'net';
 import type { AddressInfo } from 'net';
 import { performance } from 'perf_hooks';
 import { NlpbookError } from '../util/errors';
@@ -32,6 +35,11 @@ export interface ServeOptions extends ClassifierOptions {
   port?: number;
   /** Default 127.0.0.1 (this machine only); "0.0.0.0" listens on every interface. */
   host?: string;
+  /**
+   * More names the server may be reached by (the Host header; see hostAllowed): "name",
+   * ".example.org" for it and its subdomains, or "*" for any name (no DNS-rebinding guard).
+   */
+  allowedHosts?: string[];
   maxBodyBytes?: number;
   maxTextChars?: number;
   /** One line per request (method, path, status, ms); default none. */
@@ -71,6 +79,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const owned = !options.classifier;
   const limits = { body: options.maxBodyBytes ?? MAX_BODY_BYTES, text: options.maxTextChars ?? MAX_TEXT_CHARS };
   const page = demoPage({ maxTextChars: limits.text });
+  const allowedHosts = [host, ...(options.allowedHosts ?? [])].map(normalizeHostName);
   const queue = new InferenceQueue(classifier);
 
   const server = http.createServer((req, res) => {
@@ -86,6 +95,15 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const hostHeader = req.headers.host;
+    if (!hostAllowed(hostHeader, allowedHosts)) {
+      const name = hostName(hostHeader ?? '');
+      throw new HttpError(
+        403,
+        `Host ${JSON.stringify(hostHeader)} is not allowed: this server answers only to localhost, IP addresses, its --host and --allow-host names (a guard against DNS rebinding)` +
+          (name ? `; to reach it as ${name}, start it with --allow-host ${name}` : ''),
+      );
+    }
     let pathname: string;
     try {
       pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -244,6 +262,39 @@ class InferenceQueue {
       batch.forEach((w) => w.reject(e));
     }
   }
+}
+
+/**
+ * Whether a request's Host header names this server in a way no other web site can borrow.
+ * DNS rebinding needs a host NAME the attacker controls (evil.example, first resolving to their
+ * server, then to 127.0.0.1), and the browser sends that name as Host. So a request is answered
+ * when its Host (port ignored) is:
+ *   - absent (HTTP/1.0; browsers always send one);
+ *   - an IP address, v4 or [v6]: a browser sends one only when it connected to that address;
+ *   - localhost or a *.localhost name (browsers resolve those to this machine themselves);
+ *   - one of `allowed` (the --host given, and --allow-host names: "name", ".domain" for the
+ *     domain and its subdomains, "*" for anything).
+ * Anything else gets a 403 JSON error that says how to allow the name.
+ */
+export function hostAllowed(hostHeader: string | undefined, allowed: readonly string[] = []): boolean {
+  if (hostHeader === undefined) return true;
+  const name = hostName(hostHeader);
+  if (name === undefined) return false;
+  if (net.isIPv4(name) || (name.startsWith('[') && net.isIPv6(name.slice(1, -1)))) return true;
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  return allowed.some((a) => a === '*' || a === name || (a.startsWith('.') && (name.endsWith(a) || name === a.slice(1))));
+}
+
+/** The host name of a Host header (lowercase, port and a final dot dropped; IPv6 in brackets), or undefined when malformed. */
+function hostName(header: string): string | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?$/.exec(header.trim());
+  return m ? normalizeHostName(m[1]) : undefined;
+}
+
+/** A name as hostAllowed compares it: lowercase, no final dot, an IPv6 address in brackets. */
+function normalizeHostName(name: string): string {
+  const n = name.trim().toLowerCase().replace(/\.$/, '');
+  return net.isIPv6(n) ? `[${n}]` : n;
 }
 
 /** A URL host a browser can open: the loopback address for "any interface", IPv6 in brackets. */

@@ -26,6 +26,7 @@ import { saveModel, readSafetensors, writeSafetensors, type BertPreTrainedModel 
 import type { AdamWState, TaskState } from '../task/index';
 import type { Settings } from '../settings/index';
 import { writeTokenizerFiles } from '../tokenizer/index';
+import { trainerStateProblem } from './trainer-state-check';
 
 export const TRAINER_STATE_FILE = 'trainer-state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -209,6 +210,9 @@ export function readTrainerState<S extends { format: string } = TrainerState>(ch
   if (state?.format !== format) {
     throw new NlpbookError(`${file}: format ${JSON.stringify(state?.format)}, expected "${format}"; delete ${checkpoint} to start over`);
   }
+  // The right tag with missing or mistyped fields would crash the resume later (TypeError).
+  const problem = trainerStateProblem(state);
+  if (problem) throw new NlpbookError(`${file}: ${problem}; the checkpoint cannot be resumed, delete ${checkpoint} to start over`);
   return state;
 }
 

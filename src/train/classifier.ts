@@ -13,6 +13,19 @@ import { BertForSequenceClassification, ClassificationForwardGraph, skipPaddingP
 import { graphAvailable } from '../util/tfgraph/session';
 import { BertTokenizer } from '../tokenizer/index';
 
+/** Up to five names, then how many more: a list that fits one line. */
+function someNames(names: readonly string[]): string {
+  return names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+}
+
+/** Names of the weights that hold a NaN or an infinity (checked on the backend, one read for all). */
+export function nonFiniteWeights(weights: Map<string, tf.Tensor>): string[] {
+  const names = [...weights.keys()];
+  if (!names.length) return [];
+  const ok = tf.tidy(() => tf.stack(names.map((n) => tf.all(tf.isFinite(weights.get(n)!)))).dataSync());
+  return names.filter((_, i) => !ok[i]);
+}
+
 /** Default longest input when the model folder has no settings.json (the book's max_seq_length). */
 export const DEFAULT_MAX_LENGTH = 128;
 
@@ -69,6 +82,23 @@ export class SentenceClassifier {
       const missing = model.loadReport?.missingKeys.filter((k) => k.startsWith('classifier.')) ?? [];
       if (missing.length) {
         throw new NlpbookError(`${modelDir}: no classifier weights (${missing.join(', ')}): not a fine-tuned classification model`);
+      }
+      // Training may start from a partial checkpoint (a warning, as in Python), but scoring
+      // with randomly initialised encoder weights gives confident nonsense: refused.
+      const report = model.loadReport;
+      const encoderMissing = report?.missingKeys ?? [];
+      if (encoderMissing.length) {
+        throw new NlpbookError(
+          `${report!.file}: lacks ${encoderMissing.length} of the model's ${model.weights.size} weights (${someNames(encoderMissing)}): ` +
+            'they would be random; expected a complete classifier (nlpbook train\'s best/ or a save_pretrained folder)',
+        );
+      }
+      const broken = nonFiniteWeights(model.weights);
+      if (broken.length) {
+        throw new NlpbookError(
+          `${report?.file ?? modelDir}: ${broken.length} weights hold NaN or infinite values (${someNames(broken)}): ` +
+            'the run that saved them diverged; use an earlier checkpoint or train again (a lower learningRate)',
+        );
       }
       const maxLength = options.maxLength ?? savedMaxLength(modelDir) ?? Math.min(DEFAULT_MAX_LENGTH, c.maxPositionEmbeddings);
       if (!(Number.isInteger(maxLength) && maxLength >= 2 && maxLength <= c.maxPositionEmbeddings)) {

@@ -22,6 +22,7 @@ import {
   bestDir, checkpointName, checkpointsDir, lastDir, OPTIMIZER_FILE, readOptimizerState, recoverLast,
   resumeConflicts, saveLastCheckpoint, syncRankedFolders, type RankedCheckpoint, type TrainerState, type ValidationResult,
 } from './checkpoints';
+import { refuseForeign } from './run-files';
 import { METRICS_FILE, MetricsLog, type MetricsLine, type TrainLine } from './metrics-log';
 import { FineTuning } from './fine-tuning';
 import { freshLoopState, type LoopState, type RunSummary, type StepOutput, type TrainingTask } from './training-task';
@@ -306,6 +307,9 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
   private start(): void {
     const dir = this.task.dir;
     fs.mkdirSync(dir, { recursive: true });
+    // Only what an earlier run wrote goes; anything else there is someone's: refused, kept.
+    refuseForeign(checkpointsDir(dir), 'checkpoints');
+    if (this.task.ranking) refuseForeign(bestDir(dir), 'checkpoint');
     this.metrics.remove();
     fs.rmSync(checkpointsDir(dir), { recursive: true, force: true });
     if (this.task.ranking) fs.rmSync(bestDir(dir), { recursive: true, force: true });

@@ -296,47 +296,120 @@ function oneLine(e: unknown): string {
 
 // --- verified-hash cache --------------------------------------------------------------
 // Checking a 14 MB file's sha256 on every run costs ~50 ms; a sidecar file remembers the
-// hash of the file as it was (size + modification time), so an unchanged file is trusted
-// without reading it. Any change of size or mtime means hashing again.
+// hash of the file as it was, so an unchanged file is trusted without reading it. The
+// sha256 is the contract; the sidecar only saves re-reading a file that provably did not
+// change. What proves it: the same device, inode, size, mtime and ctime (nanoseconds).
+// mtime alone proves nothing (anyone can put it back with touch -d / utimes), but ctime is
+// set by the kernel on every write, rename or utimes and no user call can set it back; a
+// different inode means another file (replaced, copied). When any of these differ, or the
+// platform cannot vouch for them, the file is hashed again:
+//   - Windows (its change time can be set by any program), a zero inode, and on Linux a file
+//     system outside a known list with kernel-kept ctime (e.g. FAT/exFAT, NTFS through FUSE,
+//     WSL's /mnt/c, SMB: their ctime is the mtime or settable): always hashed;
+//   - a record made less than RACY_MS after the file's ctime ("racy", as git calls it: with
+//     a coarse clock an edit in the same tick could keep the ctime): hashed again next time,
+//     and trusted once the record is older than the last change by that much.
+// Not covered: someone who rewrites the sidecar itself, or root changing the clock.
 
 interface HashRecord {
   size: number;
   mtimeMs: number;
   sha256: string;
+  /** bigint stat fields as decimal strings. */
+  mtimeNs?: string;
+  ctimeNs?: string;
+  ino?: string;
+  dev?: string;
+  /** When the stat these fields come from was taken (ms since the epoch). */
+  checkedAtMs?: number;
 }
+
+/** A record this close (ms) to the file's last change does not vouch for it. */
+const RACY_MS = 3000;
+
+/** Linux file systems whose ctime the kernel keeps (statfs f_type). */
+const CTIME_FILE_SYSTEMS = new Set([
+  0xef53, // ext2/3/4
+  0x58465342, // xfs
+  0x9123683e, // btrfs
+  0x01021994, // tmpfs
+  0x794c7630, // overlayfs
+  0x2fc12fc1, // zfs
+  0xf2f52010, // f2fs
+  0xca451a4e, // bcachefs
+  0x6969, // nfs (the server keeps it)
+]);
 
 /** The sidecar beside `file`: `.<name>.sha256.json`. */
 export function sha256SidecarPath(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.sha256.json`);
 }
 
-function rememberSha256(file: string, sha256: string): void {
+/** Whether this platform and file system keep a ctime that no user can set back. */
+function ctimeIsKernelKept(file: string): boolean {
+  if (process.platform === 'win32') return false;
+  if (process.platform !== 'linux') return true; // macOS (APFS, HFS+), the BSDs (UFS, ZFS)
   try {
-    const st = fs.statSync(file);
-    writeJsonAtomic(sha256SidecarPath(file), { size: st.size, mtimeMs: st.mtimeMs, sha256 } satisfies HashRecord);
+    return CTIME_FILE_SYSTEMS.has(Number(fs.statfsSync(file).type));
+  } catch {
+    return false;
+  }
+}
+
+/** The stat the record is made from: taken before hashing, so a change during hashing shows next time. */
+function statNow(file: string): { st: fs.BigIntStats; at: number } {
+  const at = Date.now();
+  return { st: fs.statSync(file, { bigint: true }), at };
+}
+
+function rememberSha256(file: string, sha256: string, taken: { st: fs.BigIntStats; at: number } = statNow(file)): void {
+  const { st, at } = taken;
+  try {
+    writeJsonAtomic(sha256SidecarPath(file), {
+      size: Number(st.size),
+      mtimeMs: Number(st.mtimeMs),
+      sha256,
+      mtimeNs: String(st.mtimeNs),
+      ctimeNs: String(st.ctimeNs),
+      ino: String(st.ino),
+      dev: String(st.dev),
+      checkedAtMs: at,
+    } satisfies HashRecord);
   } catch {
     // a read-only folder (e.g. a mirror used in place): hashing again next time is fine
   }
 }
 
+/** True when the record provably describes the file as it is now (see the notes above). */
+function recordHolds(file: string, st: fs.BigIntStats, rec: HashRecord): boolean {
+  if (!/^[0-9a-f]{64}$/.test(rec.sha256)) return false;
+  if (rec.ino === undefined || rec.dev === undefined || rec.ctimeNs === undefined || rec.mtimeNs === undefined || rec.checkedAtMs === undefined) return false;
+  if (st.ino === 0n) return false;
+  const same = rec.size === Number(st.size) && rec.mtimeNs === String(st.mtimeNs) && rec.ctimeNs === String(st.ctimeNs) && rec.ino === String(st.ino) && rec.dev === String(st.dev);
+  if (!same) return false;
+  if (rec.checkedAtMs - Number(st.ctimeMs) < RACY_MS) return false;
+  return ctimeIsKernelKept(file);
+}
+
 /**
- * The sha256 of `file`, from the sidecar when size and mtime still match, else computed
- * (and remembered). Throws if the file cannot be read.
+ * The sha256 of `file`: from the sidecar when device, inode, size, mtime and ctime prove the
+ * file unchanged since it was hashed, else computed (and remembered). Throws if the file
+ * cannot be read.
  */
 export function fileSha256(file: string): string {
-  const st = fs.statSync(file);
+  const taken = statNow(file);
   try {
     const rec = JSON.parse(fs.readFileSync(sha256SidecarPath(file), 'utf8')) as HashRecord;
-    if (rec.size === st.size && rec.mtimeMs === st.mtimeMs && /^[0-9a-f]{64}$/.test(rec.sha256)) return rec.sha256;
+    if (recordHolds(file, taken.st, rec)) return rec.sha256;
   } catch {
     // no sidecar or a broken one: hash the file
   }
   const hash = sha256File(file);
-  rememberSha256(file, hash);
+  rememberSha256(file, hash, taken);
   return hash;
 }
 
-/** True when `file` exists and its sha256 is `expected` (cached by size + mtime). */
+/** True when `file` exists and its sha256 is `expected` (the hash cached while the file provably did not change). */
 export function hasSha256(file: string, expected: string): boolean {
   try {
     return fs.statSync(file).isFile() && fileSha256(file) === expected.toLowerCase();
