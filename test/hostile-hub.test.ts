@@ -98,8 +98,9 @@ function listAll(dir: string): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).sort();
 }
 
+/** fetchModel's environment: its NLPBOOK_DOWNLOAD_TIMEOUT is the one that counts (not process.env's). */
 const envFor = (name: string): NodeJS.ProcessEnv & { HF_HOME: string } =>
-  ({ HOME: path.join(TMP, 'home'), HF_HOME: path.join(TMP, name), HF_ENDPOINT: proxyUrl });
+  ({ HOME: path.join(TMP, 'home'), HF_HOME: path.join(TMP, name), HF_ENDPOINT: proxyUrl, NLPBOOK_DOWNLOAD_TIMEOUT: String(TIMEOUT_S) });
 
 test('NLPBOOK_DOWNLOAD_TIMEOUT: seconds, default 60; anything else is a one-line error', () => {
   assert.equal(downloadIdleTimeoutMs({}), 60_000);
@@ -110,11 +111,16 @@ test('NLPBOOK_DOWNLOAD_TIMEOUT: seconds, default 60; anything else is a one-line
   }
 });
 
+test("hub: fetchModel reads NLPBOOK_DOWNLOAD_TIMEOUT from its env, and a bad value there is its own one-line error", async () => {
+  const { message } = await failure(fetchModel('nlpbook/tiny-bert', { ...MODEL, env: { ...envFor('hf-bad-timeout'), NLPBOOK_DOWNLOAD_TIMEOUT: 'soon' } }));
+  assert.equal(message, 'NLPBOOK_DOWNLOAD_TIMEOUT: expected seconds (a number > 0), got "soon"');
+});
+
 test('hub: a weights body that stalls after its headers fails within the timeout, one line, no temp file in the cache', async () => {
   const env = envFor('hf-stall');
   stall = { match: weightsBody, bytes: 64 * 1024 };
   try {
-    const { message, ms } = await failure(withTimeout(() => fetchModel('nlpbook/tiny-bert', { ...MODEL, env })));
+    const { message, ms } = await failure(fetchModel('nlpbook/tiny-bert', { ...MODEL, env }));
     assert.ok(ms < TIMEOUT_S * 1000 + 4000, `failed after ${ms} ms`);
     assert.match(message, /^model "nlpbook\/tiny-bert" not found; tried .*hub .*\/nlpbook\/tiny-bert\/resolve\/main\/model\.safetensors \(download failed: no data for 1\.5 s after 65536 of \d+ bytes\)/);
   } finally {
@@ -125,14 +131,14 @@ test('hub: a weights body that stalls after its headers fails within the timeout
   assert.ok(!left.some((f) => f.endsWith('.tmp')), `temp files left: ${left.join(', ')}`);
   assert.ok(!fs.existsSync(path.join(repo, 'refs', 'main')), 'no refs/main for a failed download');
   // The same cache then downloads fine once the server behaves.
-  const dir = await withTimeout(() => fetchModel('nlpbook/tiny-bert', { ...MODEL, env }));
+  const dir = await fetchModel('nlpbook/tiny-bert', { ...MODEL, env });
   assert.ok(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(files['model.safetensors']));
 });
 
 test('hub: an API answer whose body stalls fails within the timeout too', async () => {
   stall = { match: (method, url) => method === 'POST' && url.includes('/paths-info/'), bytes: 10 };
   try {
-    const { message, ms } = await failure(withTimeout(() => fetchModel('nlpbook/tiny-bert', { ...MODEL, env: envFor('hf-stall-api') })));
+    const { message, ms } = await failure(fetchModel('nlpbook/tiny-bert', { ...MODEL, env: envFor('hf-stall-api') }));
     assert.ok(ms < TIMEOUT_S * 1000 + 4000, `failed after ${ms} ms`);
     assert.match(message, /hub POST http:\/\/127\.0\.0\.1:\d+\/api\/models\/nlpbook\/tiny-bert\/paths-info\/[0-9a-f]{40} \(no data for 1\.5 s\)/);
   } finally {

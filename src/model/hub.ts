@@ -9,6 +9,7 @@ import * as path from 'path';
 import { NlpbookError, check } from '../util/errors';
 import { HubAttemptError, downloadToCache, isCommitHash, repoCacheDir } from './hub-download';
 import { modelMirror } from '../util/mirror';
+import { downloadIdleTimeoutMs } from '../util/download';
 
 export interface ResolveModelOptions {
   /** The model mirror setting (settings.modelMirror); null/undefined: NLPBOOK_MODEL_MIRROR, else $NLPBOOK_MIRROR/models. */
@@ -105,6 +106,8 @@ export async function fetchModel(nameOrDir: string, options: FetchModelOptions):
   const token = env.HF_TOKEN || undefined;
   check(!token || token.startsWith('hf_'), 'HF_TOKEN: a Hugging Face access token starts with "hf_"');
   const endpoint = hubEndpoint(env);
+  // From the same environment as the rest (a bad value is its own one-line error, before any request).
+  const idleTimeoutMs = downloadIdleTimeoutMs(env);
   try {
     return await downloadToCache({
       repo: nameOrDir,
@@ -118,6 +121,7 @@ export async function fetchModel(nameOrDir: string, options: FetchModelOptions):
       forceDownload: options.forceDownload ?? false,
       progress: options.progress ?? true,
       timeoutMs: HUB_TIMEOUT_MS,
+      idleTimeoutMs,
     });
   } catch (e) {
     // The cache has everything needed, only some optional file is unknown: like Python, carry on with it.
