@@ -62,3 +62,19 @@ test("a fresh run refuses to delete a user's files in best/ or checkpoints/, nam
   assert.ok(fs.existsSync(path.join(again.model, 'model.safetensors')));
   assert.ok(fs.existsSync(path.join(lastDir(dir), 'trainer-state.json')));
 });
+
+test("resuming removes only an interrupted write's leftovers: a user's hidden files in checkpoints/ and the run folder stay", async () => {
+  const settings = quickSettings(corpus, { epochs: 2 });
+  const dir = settings.downstreamModelDir;
+  const first = await fit(settings, { tokenizer: tokenizer(), log: () => {}, stopAt: { steps: 2 } });
+  assert.equal(first.finished, false);
+  const hidden = [path.join(checkpointsDir(dir), '.my-notes'), path.join(dir, '.best.backup')];
+  for (const f of hidden) fs.writeFileSync(f, 'mine');
+  // What an interrupted swap leaves (checkpoints.ts's temp folder names) does go.
+  const leftover = path.join(checkpointsDir(dir), `.last.tmp-${process.pid}-0badf00d`);
+  fs.mkdirSync(leftover);
+  const resumed = await fit(settings, { tokenizer: tokenizer(), log: () => {} });
+  assert.equal(resumed.finished, true);
+  for (const f of hidden) assert.equal(fs.readFileSync(f, 'utf8'), 'mine', f);
+  assert.equal(fs.existsSync(leftover), false);
+});

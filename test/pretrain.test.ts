@@ -418,3 +418,18 @@ describe('nlpbook pretrain', () => {
     assert.deepEqual(strip(out), strip(straight));
   });
 });
+
+test("a finished pretraining removes its own resume checkpoint and keeps a user's file in checkpoints/", async () => {
+  const s = tiny({ steps: 6 });
+  const stopped = await run(s, { stopAt: { steps: 3 } });
+  assert.equal(stopped.finished, false);
+  const mine = path.join(s.outputDir!, 'checkpoints', '.my-notes.txt');
+  fs.writeFileSync(mine, '내 메모');
+  const done = await run(s);
+  assert.equal(done.finished, true);
+  assert.equal(fs.existsSync(path.join(s.outputDir!, 'checkpoints', 'last')), false, 'last/ was ours: removed');
+  assert.equal(fs.readFileSync(mine, 'utf8'), '내 메모', "the user's file is kept");
+  // Reusing the finished model keeps it too.
+  assert.equal((await run(s)).reused, true);
+  assert.equal(fs.readFileSync(mine, 'utf8'), '내 메모');
+});

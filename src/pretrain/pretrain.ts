@@ -35,7 +35,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../util/backend';
-import { checkpointsDir, lastDir, METRICS_FILE, readMetricsLog, recoverLast, Trainer, type RunSummary, type TrainLine } from '../train/index';
+import { checkpointsDir, foreignEntry, lastDir, METRICS_FILE, readMetricsLog, recoverLast, Trainer, type RunSummary, type TrainLine } from '../train/index';
 import { NlpbookError } from '../util/errors';
 import { writeJsonAtomic } from '../util/fsutil';
 import { maskingVocab, type MlmBatch } from './masking';
@@ -172,7 +172,7 @@ export async function pretrain(input: Partial<PretrainSettings>, options: Pretra
     const conflicts = saved ? pretrainConflicts(saved, settings) : [`${PRETRAIN_SETTINGS_FILE} is missing`];
     if (conflicts.length) throw otherRunError(dir, conflicts);
     // A crash between writing the result and removing the resume checkpoint leaves it behind.
-    fs.rmSync(checkpointsDir(dir), { recursive: true, force: true });
+    removeResumeCheckpoint(dir, log);
     log(`nlpbook: ${dir} already holds a model pretrained with these settings (${done.steps} steps); delete it to pretrain again`);
     return { ...done, model: dir, metrics: path.join(dir, METRICS_FILE), reused: true, resumedFrom: null };
   }
@@ -210,7 +210,7 @@ export async function pretrain(input: Partial<PretrainSettings>, options: Pretra
     if (complete) {
       // The "finished" mark, once the model folder is complete; the resume checkpoint goes.
       writeJsonAtomic(path.join(dir, PRETRAIN_RESULT_FILE), { ...result, reused: false, resumedFrom: null });
-      fs.rmSync(checkpointsDir(dir), { recursive: true, force: true });
+      removeResumeCheckpoint(dir, log);
       log(`nlpbook: pretrained model saved to ${dir} (step 3 loads it: settings.pretrainedModelName = "${dir}")`);
     }
     return result;
@@ -245,6 +245,23 @@ function resultOf(task: MaskedLmTraining, run: RunSummary<HeldOutScores>, scores
     resumedFrom,
     metrics: path.join(task.dir, METRICS_FILE),
   };
+}
+
+/**
+ * Removes what pretraining wrote into checkpoints/ (last/, the resume checkpoint) once the
+ * model is finished, and checkpoints/ when that leaves it empty; a file anyone else put
+ * there is kept (and last/ with it, when the file is inside).
+ */
+function removeResumeCheckpoint(dir: string, log: (line: string) => void): void {
+  const last = lastDir(dir);
+  const foreign = foreignEntry(last, 'checkpoint');
+  if (foreign) log(`nlpbook: kept ${last}: it holds ${foreign}, which nlpbook did not write`);
+  else fs.rmSync(last, { recursive: true, force: true });
+  try {
+    fs.rmdirSync(checkpointsDir(dir));
+  } catch {
+    // not empty (someone's files) or already gone: nothing else is ours to remove
+  }
 }
 
 function otherRunError(where: string, conflicts: string[]): NlpbookError {

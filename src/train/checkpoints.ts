@@ -171,6 +171,16 @@ export function saveLastCheckpoint<S extends { format: string } = TrainerState>(
   return target;
 }
 
+/** fsutil's tempPathFor: ".<name>.<pid>.<8 hex>.tmp", left by an interrupted atomic write. */
+export const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
+/** tempDirFor and replaceDir below: ".<name>.tmp-<pid>-<8 hex>", ".<name>.old-<8 hex>". */
+export const TEMP_DIR = /^\..+\.(tmp-\d+-|old-)[0-9a-f]{8}$/;
+
+/** A name only an interrupted write of this project leaves (any other hidden file is someone's, and kept). */
+function isLeftover(name: string): boolean {
+  return TEMP_FILE.test(name) || TEMP_DIR.test(name);
+}
+
 /**
  * Puts `last` back if a crash left it renamed aside, and removes leftovers of
  * interrupted writes. Returns the trainer state in `last`, or null when there is none.
@@ -184,14 +194,14 @@ export function recoverLast<S extends { format: string } = TrainerState>(dir: st
     const full = path.join(folder, name);
     if (name.startsWith('.last.old-') && !fs.existsSync(target) && fs.existsSync(path.join(full, TRAINER_STATE_FILE))) {
       fs.renameSync(full, target);
-    } else if (name.startsWith('.')) {
+    } else if (isLeftover(name)) {
       fs.rmSync(full, { recursive: true, force: true });
     }
   }
   // Leftovers of an interrupted swap of best/ (syncRankedFolders makes it again if needed).
   if (fs.existsSync(dir)) {
     for (const name of fs.readdirSync(dir)) {
-      if (name.startsWith('.best.')) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+      if (name.startsWith('.best.') && isLeftover(name)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
     }
   }
   if (!fs.existsSync(target)) return null;

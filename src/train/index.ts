@@ -20,3 +20,4 @@ export {
 } from './checkpoints';
 export { FineTuning } from './fine-tuning';
 export { SentenceClassifier, type ClassifierOptions, type Prediction } from './classifier';
+export { foreignEntry, refuseForeign } from './run-files';

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../util/errors';
 import { SAVED_TOKENIZER_FILES } from '../model/checkpoint';
-import { OPTIMIZER_FILE, TRAINER_STATE_FILE } from './checkpoints';
+import { OPTIMIZER_FILE, TEMP_DIR, TEMP_FILE, TRAINER_STATE_FILE } from './checkpoints';
 
 /** Files of a checkpoint (or best/) folder: the model folder, settings, resume state, best/'s validation.json. */
 const CHECKPOINT_FILES = new Set<string>([
@@ -13,10 +13,6 @@ const CHECKPOINT_FILES = new Set<string>([
   'pretrain-settings.json',
 ]);
 
-/** fsutil's tempPathFor: ".<name>.<pid>.<8 hex>.tmp", left by an interrupted atomic write. */
-const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
-/** checkpoints.ts's tempDirFor and replaceDir: ".<name>.tmp-<pid>-<8 hex>", ".<name>.old-<8 hex>". */
-const TEMP_DIR = /^\..+\.(tmp-\d+-|old-)[0-9a-f]{8}$/;
 /** Folders of checkpoints/: last and the top-k ones (checkpointName). */
 const CHECKPOINT_DIR = /^(last|epoch=\d+-step=\d+-.+=.+)$/;
 
