@@ -253,6 +253,12 @@ function forCommit(nb: any, profile: string, seconds: number): any {
   for (const cell of nb.cells ?? []) {
     if (cell.metadata) delete cell.metadata.execution;
   }
+  // Every code cell ran once, top to bottom: number them so (tslab's reply sometimes repeats
+  // the previous cell's count).
+  let count = 0;
+  for (const cell of nb.cells ?? []) {
+    if (cell.cell_type === 'code' && joinText(cell.source).trim() !== '') cell.execution_count = ++count;
+  }
   delete nb.metadata.widgets;
   nb.metadata.nlpbook = { profile, executed: new Date().toISOString(), seconds: Math.round(seconds), command: COMMAND };
   return nb;
