@@ -21,7 +21,7 @@ import { tf } from '../util/backend';
 import { NlpbookError } from '../util/errors';
 import { loadPretrained, type LoadReport, type PretrainedOptions, type WeightSource } from './checkpoint';
 import { BertConfig } from './config';
-import { embeddings, encoderLayer, firstTokens, gatherRows, type LayerWeights } from './encoder';
+import { embeddings, encoderLayer, encoderLayerWeights, firstTokens, gatherRows, type LayerWeights } from './encoder';
 import { activation, dropout, layerNorm, linear, SeedStream } from './ops';
 
 /** Token ids and masks for one batch, each [batch, length] (int32 tensors or nested arrays). */
@@ -192,23 +192,7 @@ export abstract class BertPreTrainedModel {
   private cachedLayers?: LayerWeights[];
 
   private layerWeights(): LayerWeights[] {
-    if (this.cachedLayers) return this.cachedLayers;
-    const layers: LayerWeights[] = [];
-    for (let i = 0; i < this.config.numHiddenLayers; i++) {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const w = (name: string) => this.weight(`${this.basePrefix}encoder.layer.${i}.${name}`) as any;
-      layers.push({
-        qW: w('attention.self.query.weight'), qB: w('attention.self.query.bias'),
-        kW: w('attention.self.key.weight'), kB: w('attention.self.key.bias'),
-        vW: w('attention.self.value.weight'), vB: w('attention.self.value.bias'),
-        aoW: w('attention.output.dense.weight'), aoB: w('attention.output.dense.bias'),
-        ln1G: w('attention.output.LayerNorm.weight'), ln1B: w('attention.output.LayerNorm.bias'),
-        iW: w('intermediate.dense.weight'), iB: w('intermediate.dense.bias'),
-        oW: w('output.dense.weight'), oB: w('output.dense.bias'),
-        ln2G: w('output.LayerNorm.weight'), ln2B: w('output.LayerNorm.bias'),
-      });
-    }
-    return (this.cachedLayers = layers);
+    return (this.cachedLayers ??= encoderLayerWeights((name) => this.weight(name), this.basePrefix, this.config.numHiddenLayers));
   }
 }
 

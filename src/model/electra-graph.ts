@@ -17,7 +17,7 @@ import type { Sym } from '../util/tfgraph/graph';
 import { GraphBuilder } from '../util/tfgraph/graph';
 import { GraphSession } from '../util/tfgraph/session';
 import type { BertConfig } from './config';
-import { DEFAULT_DISCRIMINATOR_WEIGHT, electraSeeds, sampleSeedPair, type ElectraInputs } from './electra';
+import { DEFAULT_DISCRIMINATOR_WEIGHT, electraSeeds, sampleSeedPair, type ElectraInputs, type ElectraLosses } from './electra';
 import { dropoutSeedPair } from './ops';
 import { BertGraphOps, encoderGraph, normAndClip, weightPlaceholders, type TrainGraphOptions } from './train-graph';
 
@@ -30,23 +30,10 @@ export interface ElectraTrainGraphOptions extends TrainGraphOptions {
   discriminatorWeight?: number;
 }
 
-export interface ElectraTrainGraphResult {
-  /** generatorLoss + λ · discriminatorLoss. */
-  loss: tf.Scalar;
-  /** Mean cross-entropy of the generator at the masked positions. */
-  generatorLoss: tf.Scalar;
-  /** Mean sigmoid cross-entropy of the discriminator over the real tokens. */
-  discriminatorLoss: tf.Scalar;
-  /** Share of masked positions the generator's argmax gets right. */
-  generatorAccuracy: tf.Scalar;
-  /** Share of real tokens the discriminator classifies right. */
-  discriminatorAccuracy: tf.Scalar;
-  /** Share of real tokens replaced by the generator's samples. */
-  replacedShare: tf.Scalar;
+/** The eager model's losses (ElectraLosses, the same names and meanings) with the gradients. */
+export interface ElectraTrainGraphResult extends ElectraLosses {
   /** Global L2 norm of all gradients, before clipping. */
   gradNorm: tf.Scalar;
-  /** The token sampled at each masked position, int32 [masked]. */
-  sampled: tf.Tensor1D;
   /** Gradient for every parameter, by name; clipped when built with maxGradNorm > 0. */
   grads: Map<string, tf.Tensor>;
 }

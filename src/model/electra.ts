@@ -43,7 +43,7 @@ import { NlpbookError } from '../util/errors';
 import { BertModel, BertPreTrainedModel, type ForwardOptions } from './bert';
 import { loadPretrained, saveModel, type CheckpointModel, type PretrainedOptions, type SaveOptions, type WeightSource } from './checkpoint';
 import { BertConfig } from './config';
-import { embeddings, encoderLayer, gatherRows, type LayerWeights } from './encoder';
+import { embeddings, encoderLayer, encoderLayerWeights, gatherRows, type LayerWeights } from './encoder';
 import { activation, layerNorm, linear, SeedStream } from './ops';
 
 /** config.json field with the generator's number of layers (kept by BertConfig as an extra field). */
@@ -370,21 +370,7 @@ export class ElectraForPreTraining extends BertPreTrainedModel {
   private layersOf(prefix: string, count: number): LayerWeights[] {
     const cached = this.layerCache.get(prefix);
     if (cached) return cached;
-    const layers: LayerWeights[] = [];
-    for (let i = 0; i < count; i++) {
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      const w = (name: string) => this.weight(`${prefix}encoder.layer.${i}.${name}`) as any;
-      layers.push({
-        qW: w('attention.self.query.weight'), qB: w('attention.self.query.bias'),
-        kW: w('attention.self.key.weight'), kB: w('attention.self.key.bias'),
-        vW: w('attention.self.value.weight'), vB: w('attention.self.value.bias'),
-        aoW: w('attention.output.dense.weight'), aoB: w('attention.output.dense.bias'),
-        ln1G: w('attention.output.LayerNorm.weight'), ln1B: w('attention.output.LayerNorm.bias'),
-        iW: w('intermediate.dense.weight'), iB: w('intermediate.dense.bias'),
-        oW: w('output.dense.weight'), oB: w('output.dense.bias'),
-        ln2G: w('output.LayerNorm.weight'), ln2B: w('output.LayerNorm.bias'),
-      });
-    }
+    const layers = encoderLayerWeights((name) => this.weight(name), prefix, count);
     this.layerCache.set(prefix, layers);
     return layers;
   }

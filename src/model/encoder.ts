@@ -84,6 +84,29 @@ export interface LayerWeights {
 }
 const LAYER_WEIGHT_ORDER = ['qW', 'qB', 'kW', 'kB', 'vW', 'vB', 'aoW', 'aoB', 'ln1G', 'ln1B', 'iW', 'iB', 'oW', 'oB', 'ln2G', 'ln2B'] as const;
 
+/**
+ * The weights of encoder layers 0..count-1 by their Hugging Face names
+ * ("<prefix>encoder.layer.<i>.attention.self.query.weight", ...), from `weight(name)`.
+ */
+export function encoderLayerWeights(weight: (name: string) => tf.Tensor, prefix: string, count: number): LayerWeights[] {
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < count; i++) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const w = (name: string) => weight(`${prefix}encoder.layer.${i}.${name}`) as any;
+    layers.push({
+      qW: w('attention.self.query.weight'), qB: w('attention.self.query.bias'),
+      kW: w('attention.self.key.weight'), kB: w('attention.self.key.bias'),
+      vW: w('attention.self.value.weight'), vB: w('attention.self.value.bias'),
+      aoW: w('attention.output.dense.weight'), aoB: w('attention.output.dense.bias'),
+      ln1G: w('attention.output.LayerNorm.weight'), ln1B: w('attention.output.LayerNorm.bias'),
+      iW: w('intermediate.dense.weight'), iB: w('intermediate.dense.bias'),
+      oW: w('output.dense.weight'), oB: w('output.dense.bias'),
+      ln2G: w('output.LayerNorm.weight'), ln2B: w('output.LayerNorm.bias'),
+    });
+  }
+  return layers;
+}
+
 export interface LayerOptions {
   shape: AttentionShape;
   /** [batch, 1, 1, length] additive padding mask, or null. */
