@@ -4,7 +4,7 @@
 export { BertConfig, type HiddenAct } from './config';
 export { BertForMaskedLM, BertForSequenceClassification, BertModel, BertPreTrainedModel, type BertInputs } from './bert';
 export {
-  loadWeights, openWeights, saveModel, WEIGHTS_FILES,
+  loadWeights, openWeights, SAVED_TOKENIZER_FILES, saveModel, WEIGHTS_FILES,
   type CheckpointModel, type LoadReport, type PretrainedOptions, type SaveOptions, type WeightSource,
 } from './checkpoint';
 export { readSafetensors, writeSafetensors } from './safetensors';

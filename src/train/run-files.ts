@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../util/errors';
-import { SAVED_TOKENIZER_FILES } from '../model/checkpoint';
+import { SAVED_TOKENIZER_FILES } from '../model/index';
 import { OPTIMIZER_FILE, TEMP_DIR, TEMP_FILE, TRAINER_STATE_FILE } from './checkpoints';
 
 /** Files of a checkpoint (or best/) folder: the model folder, settings, resume state, best/'s validation.json. */
