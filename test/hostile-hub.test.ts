@@ -151,8 +151,8 @@ test('hub: an API answer whose body stalls fails within the timeout too', async 
 interface Child { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; tmpSeen: string }
 
 /**
- * Runs `code` in a child (the repo's TS through tsx), waits until a *.tmp file of at least
- * `minBytes` appears under `watch` (the stalled download), sends SIGINT, and reports how the child ended.
+ * Runs `code` in a child (the repo's TS through tsx), waits until a *.tmp file under `watch`
+ * stays at `minBytes` (the download stalled there), sends SIGINT, and reports how the child ended.
  */
 async function interruptChild(code: string, env: NodeJS.ProcessEnv, watch: string, minBytes: number): Promise<Child> {
   const child = cp.spawn(process.execPath, ['--import', 'tsx', '-e', code], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -162,10 +162,15 @@ async function interruptChild(code: string, env: NodeJS.ProcessEnv, watch: strin
   child.stderr.on('data', (c) => { stderr += c; });
   const ended = new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (status, signal) => resolve({ status, signal })));
   let tmpSeen = '';
+  let candidate = '';
   const deadline = Date.now() + 30_000;
+  // The stalled download: a temp file held at exactly minBytes on two polls in a row (another
+  // file's temp, e.g. vocab.txt's 250 kB on its way through, must not be taken for it).
   while (!tmpSeen && Date.now() < deadline && child.exitCode === null) {
-    await new Promise((r) => setTimeout(r, 50));
-    tmpSeen = listAll(watch).find((f) => f.endsWith('.tmp') && fileSize(path.join(watch, f)) >= minBytes) ?? '';
+    await new Promise((r) => setTimeout(r, 100));
+    const now = listAll(watch).find((f) => f.endsWith('.tmp') && fileSize(path.join(watch, f)) === minBytes) ?? '';
+    if (now && now === candidate) tmpSeen = now;
+    candidate = now;
   }
   child.kill('SIGINT');
   const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -215,7 +220,7 @@ test('hub: Ctrl+C where the program handles SIGINT itself: the download fails wi
     stall = null;
   }
   assert.ok(r.tmpSeen, `the child never started writing (stderr: ${r.stderr})`);
-  assert.equal(r.status, 0, `signal ${r.signal}, stderr ${r.stderr}`);
+  assert.equal(r.status, 0, `signal ${r.signal}, stdout ${r.stdout}, stderr ${r.stderr}`);
   assert.match(r.stdout, /HANDLER/);
   assert.match(r.stdout, /^FAILED model "nlpbook\/tiny-bert" not found; .*model\.safetensors \(download failed: interrupted \(SIGINT\) after 65536 of \d+ bytes\)/m);
   const left = listAll(env.HF_HOME);
