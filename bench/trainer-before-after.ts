@@ -41,8 +41,10 @@
 //     [--rounds 2] [--pretrain-steps 150] [--finetune-seconds 60] [--finetune-base-steps 30] \
 //     [--out bench/results/trainer-before-after.json]
 // Writes the JSON (commits, per-run figures, medians, ratios after/before, load average before
-// and after, cores, CPU, date) and prints a one-line summary. A quick check that everything
-// runs: --rounds 1 --pretrain-steps 20 --finetune-seconds 5 --finetune-base-steps 5 --out /tmp/x.json
+// and after, cores, CPU, date) and prints a one-line summary; the children's stdout/stderr stay in
+// /tmp/trainer-bench-logs-* (named in the JSON). A quick check that everything runs (pretraining
+// needs >= 40 steps: a train line every 20 steps, two are needed):
+//   --rounds 1 --pretrain-steps 40 --finetune-seconds 5 --finetune-base-steps 5 --out /tmp/x.json
 import { spawn, execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -91,8 +93,8 @@ const load = () => os.loadavg().map((x) => round(x));
 const git = (dir: string, ...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8' }).trim();
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'trainer-bench-'));
-const logDir = path.join(tmpRoot, 'logs');
-fs.mkdirSync(logDir);
+// The children's stdout/stderr, kept after the run (the run folders and corpus copies are not).
+const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainer-bench-logs-'));
 
 function makeTree(name: TreeName, dirArg: string): Tree {
   const dir = path.resolve(dirArg);
@@ -211,11 +213,13 @@ async function finetuneRun(tree: Tree, r: number, position: number, baseModel: s
     const res = await runCli(tree, label, ['train', ...sets([
       `pretrainedModelName=${baseModel}`, `downstreamModelDir=${dir}`, `downstreamCorpusRootDir=${tree.corpusRoot}`, `batchSize=${finetuneBatch}`,
     ])], () => {
+      const n = trainLines(metrics).length;
       if (!firstLineAt) {
-        if (trainLines(metrics).length > 0) firstLineAt = Date.now();
+        if (n > 0) firstLineAt = Date.now();
         return false;
       }
-      return Date.now() - firstLineAt >= finetuneSeconds * 1000;
+      // The window is over, and there are at least two train lines to measure between.
+      return Date.now() - firstLineAt >= finetuneSeconds * 1000 && n >= 2;
     });
     // 130: stopped by our SIGINT (checkpoints/last saved); 0: the run ended on its own first.
     if (!(res.code === 0 || (res.code === 130 && res.sentSigint))) throw failure(label, `exit ${res.code ?? res.signal}`);
@@ -295,6 +299,7 @@ async function finetuneRun(tree: Tree, r: number, position: number, baseModel: s
     pretrainRuns,
     finetuneRuns,
     mirror,
+    logs: logDir,
     loadAverageBefore: loadBefore,
     loadAverageAfter: load(),
     cores: cpus.length,
