@@ -20,7 +20,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../util/errors';
-import { writeJsonAtomic } from '../util/fsutil';
+import { TEMP_FILE_NAME, writeJsonAtomic } from '../util/fsutil';
 import type { LoaderState } from '../data/index';
 import { saveModel, readSafetensors, writeSafetensors, type BertPreTrainedModel } from '../model/index';
 import type { AdamWState, TaskState } from '../task/index';
@@ -171,14 +171,12 @@ export function saveLastCheckpoint<S extends { format: string } = TrainerState>(
   return target;
 }
 
-/** fsutil's tempPathFor: ".<name>.<pid>.<8 hex>.tmp", left by an interrupted atomic write. */
-export const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
 /** tempDirFor and replaceDir below: ".<name>.tmp-<pid>-<8 hex>", ".<name>.old-<8 hex>". */
 export const TEMP_DIR = /^\..+\.(tmp-\d+-|old-)[0-9a-f]{8}$/;
 
 /** A name only an interrupted write of this project leaves (any other hidden file is someone's, and kept). */
 function isLeftover(name: string): boolean {
-  return TEMP_FILE.test(name) || TEMP_DIR.test(name);
+  return TEMP_FILE_NAME.test(name) || TEMP_DIR.test(name);
 }
 
 /**

@@ -4,7 +4,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { NlpbookError } from '../util/errors';
 import { SAVED_TOKENIZER_FILES } from '../model/index';
-import { OPTIMIZER_FILE, TEMP_DIR, TEMP_FILE, TRAINER_STATE_FILE } from './checkpoints';
+import { OPTIMIZER_FILE, TEMP_DIR, TRAINER_STATE_FILE } from './checkpoints';
+import { TEMP_FILE_NAME } from '../util/fsutil';
 
 /** Files of a checkpoint (or best/) folder: the model folder, settings, resume state, best/'s validation.json. */
 const CHECKPOINT_FILES = new Set<string>([
@@ -33,7 +34,7 @@ export function foreignEntry(folder: string, kind: 'checkpoints' | 'checkpoint')
     const full = path.join(folder, name);
     const entry = fs.lstatSync(full);
     if (kind === 'checkpoint') {
-      if (!(entry.isFile() && (CHECKPOINT_FILES.has(name) || TEMP_FILE.test(name)))) return full;
+      if (!(entry.isFile() && (CHECKPOINT_FILES.has(name) || TEMP_FILE_NAME.test(name)))) return full;
     } else {
       if (!(entry.isDirectory() && (CHECKPOINT_DIR.test(name) || TEMP_DIR.test(name)))) return full;
       const inner = foreignEntry(full, 'checkpoint');

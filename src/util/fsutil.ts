@@ -24,6 +24,9 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** The names tempPathFor makes (".<name>.<pid>.<8 hex>.tmp"): what an interrupted atomic write leaves. */
+export const TEMP_FILE_NAME = /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/;
+
 /** A unique temp name beside `file` (same folder, so rename is atomic). */
 export function tempPathFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
