@@ -90,6 +90,11 @@ export const SETTINGS_FIELDS = {
     default: 1, min: 0, minExclusive: true, max: 1, group: 'training',
     doc: 'Layer-wise learning-rate decay d (ELECTRA\'s fine-tuning): classifier and pooler train at the learning rate lr, encoder layer L-1 (the top one) at lr·d, layer L-2 at lr·d², ..., the embeddings at lr·d^(L+1) (1 turns it off).',
   }),
+  averageCheckpoints: field.integer({
+    default: 1, min: 1, group: 'training',
+    doc: 'The final model is the mean of the weights at the last this-many checkpoints, taken every `averageEverySteps` steps up to the last step (checkpoint averaging; 1 keeps the last weights as they are).',
+  }),
+  averageEverySteps: field.integer({ default: 500, min: 1, group: 'training', doc: 'Optimizer steps between two of the averaged checkpoints (`averageCheckpoints`).' }),
   logEverySteps,
 };
 

@@ -150,6 +150,8 @@ export interface CheckpointContents<S extends { format: string } = TrainerState>
   tokenizer: Map<string, string>;
   optimizer: AdamWState;
   state: S;
+  /** Writes more into the folder being saved (e.g. the weight average's running sum). */
+  extra?: (folder: string) => void;
 }
 
 /** Writes a full checkpoint as <dir>/checkpoints/last, replacing the previous one; returns its path. */
@@ -162,6 +164,7 @@ export function saveLastCheckpoint<S extends { format: string } = TrainerState>(
     for (const [name, value] of Object.entries(contents.files ?? {})) writeJsonAtomic(path.join(tmp, name), value);
     writeTokenizerFiles(contents.tokenizer, tmp);
     writeOptimizerState(path.join(tmp, OPTIMIZER_FILE), contents.optimizer);
+    contents.extra?.(tmp);
     writeJsonAtomic(path.join(tmp, TRAINER_STATE_FILE), contents.state);
     replaceDir(tmp, target);
   } catch (e) {

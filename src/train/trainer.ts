@@ -23,11 +23,12 @@ import {
   resumeConflicts, saveLastCheckpoint, syncRankedFolders, type RankedCheckpoint, type TrainerState, type ValidationResult,
 } from './checkpoints';
 import { refuseForeign } from './run-files';
+import { WeightAverage, type AveragingPlan } from './weight-average';
 import { METRICS_FILE, MetricsLog, type MetricsLine, type TrainLine } from './metrics-log';
 import { FineTuning } from './fine-tuning';
 import { freshLoopState, type LoopState, type RunSummary, type StepOutput, type TrainingTask } from './training-task';
 import { ensureCorpus } from '../corpus/index';
-import { type CorpusSource } from '../data/index';
+import { type CorpusSource, type TensorBatch } from '../data/index';
 import { check, NlpbookError } from '../util/errors';
 import { type AdamWKernel } from '../task/index';
 import { fetchModel, BertForSequenceClassification, loadWeights } from '../model/index';
@@ -138,6 +139,7 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
   }
 
   let task: FineTuning | null = null;
+  let trainer: Trainer<TensorBatch, ValidationResult, TrainerState> | null = null;
   try {
     checkModelFits(model, tokenizer, settings);
     task = new FineTuning(settings, model, tokenizer, corpus, { log, kernel: options.kernel });
@@ -147,13 +149,15 @@ export async function fit(input: Settings, options: FitOptions = {}): Promise<Fi
           'set another downstreamModelDir, or delete that folder to start over',
       );
     }
-    const trainer = new Trainer(task, {
+    trainer = new Trainer(task, {
       log, progressStream: options.progressStream, tqdmEnabled: settings.tqdmEnabled, logEverySteps: settings.logEverySteps,
       stopAt: options.stopAt, signal: options.signal, checkpointEveryMinutes: options.checkpointEveryMinutes ?? 30,
+      averaging: { checkpoints: settings.averageCheckpoints, everySteps: settings.averageEverySteps },
     });
     await trainer.train(saved);
     return resultOf(dir, task.stateOf(trainer.state), saved ? { epoch: saved.epochsCompleted, step: saved.step } : null);
   } finally {
+    trainer?.dispose();
     task?.dispose();
     if (ownModel) model.dispose();
   }
@@ -237,6 +241,8 @@ export interface TrainerOptions {
   checkpointEveryMinutes: number;
   /** Time budget: end training at the first step boundary after this many minutes, all sessions together (0 or none: no budget). */
   minutes?: number;
+  /** The final model is the mean of the weights at these last checkpoints (weight-average.ts; none: the last weights). */
+  averaging?: AveragingPlan;
 }
 
 /**
@@ -260,12 +266,14 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
   private lastTrainLine: RunSummary<E>['lastTrainLine'] = null;
   /** The final evaluation (tasks evaluated at the end), once done. */
   evaluation: E | null = null;
+  private readonly average: WeightAverage;
 
   constructor(
     readonly task: TrainingTask<B, E, S>,
     private readonly options: TrainerOptions,
   ) {
     this.metrics = new MetricsLog(task.dir);
+    this.average = new WeightAverage(task.model.weights, options.averaging ?? { checkpoints: 1, everySteps: 1 }, task.plan.totalSteps);
   }
 
   /** The loop's state (as of the last step). */
@@ -324,6 +332,8 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
     optimizer.loadState(readOptimizerState(path.join(lastDir(dir), OPTIMIZER_FILE)));
     check(optimizer.stepCount === saved.step, `${lastDir(dir)}: optimizer at step ${optimizer.stepCount}, state at ${saved.step}`);
     const st = this.task.resume(saved);
+    // Past the last step the model already is the average (and the sum is gone).
+    if (st.step < plan.totalSteps) this.average.load(lastDir(dir), st.step);
     // Lines written after the checkpoint belong to work that is done again now.
     this.metrics.truncate(st.metricsBytes);
     if (this.task.ranking) syncRankedFolders(dir, { ...st, monitor: this.task.ranking.monitor });
@@ -364,6 +374,8 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
               this.pending.push(out);
               st.step += 1;
               st.batchInEpoch += 1;
+              this.average.add(st.step);
+              if (st.step === plan.totalSteps) this.applyAverage();
               // Let signal handlers and timers run: the loop alone only ever yields to microtasks.
               await new Promise((resolve) => setImmediate(resolve));
               const lastStep = !byEpoch && st.step >= plan.totalSteps;
@@ -501,9 +513,17 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
     st.seconds = this.seconds();
     st.metricsBytes = this.metrics.bytes();
     st.savedAt = new Date().toISOString();
-    saveLastCheckpoint(task.dir, { model: task.model, optimizer: task.optimizer.state(), ...task.checkpoint(st) });
+    saveLastCheckpoint(task.dir, { model: task.model, optimizer: task.optimizer.state(), ...task.checkpoint(st), extra: (folder) => this.average.save(folder) });
     if (task.ranking) syncRankedFolders(task.dir, { ...st, monitor: task.ranking.monitor });
     this.lastSave = Date.now();
+  }
+
+  /** After the last step: the model becomes the mean of the averaged checkpoints (when there are several). */
+  private applyAverage(): void {
+    if (!this.average.active) return;
+    const steps = this.average.steps;
+    const n = this.average.apply();
+    this.options.log(`nlpbook: the final weights are the mean of the last ${n} checkpoints (steps ${steps.join(', ')})`);
   }
 
   private seconds(): number {
@@ -512,6 +532,7 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
 
   /** Frees step results not read (after an error). */
   dispose(): void {
+    this.average.dispose();
     for (const p of this.pending) {
       p.loss.dispose();
       p.accuracy.dispose();
