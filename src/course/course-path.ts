@@ -166,20 +166,12 @@ function scratch(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `nlpbook-trial-${name}-`));
 }
 
-/** Steps per second between the metrics lines of step `from` and the last one. */
-function rateOf(lines: { step: number; seconds: number }[], from: number): number {
+/** How fast `count` (default: steps) grew between the metrics lines of step `from` and the last one, per second. */
+function rateOf<L extends { step: number; seconds: number }>(lines: L[], from: number, count: (l: L) => number = (l) => l.step): number {
   const a = lines.find((l) => l.step === from);
   const b = lines[lines.length - 1];
   if (!a || !b || b.seconds <= a.seconds) return 0;
-  return (b.step - a.step) / (b.seconds - a.seconds);
-}
-
-/** Real tokens per second between the metrics lines of step `from` and the last one (all tokens over all seconds, not a mean of per-step rates). */
-function tokenRateOf(lines: { step: number; seconds: number; tokens: number }[], from: number): number {
-  const a = lines.find((l) => l.step === from);
-  const b = lines[lines.length - 1];
-  if (!a || !b || b.seconds <= a.seconds) return 0;
-  return (b.tokens - a.tokens) / (b.seconds - a.seconds);
+  return (count(b) - count(a)) / (b.seconds - a.seconds);
 }
 
 /** Times a few pretraining steps of these settings in a scratch folder (removed after). */
@@ -192,7 +184,8 @@ export async function measurePretraining(s: PretrainSettings, options: Pick<Pret
       { tokenizer: options.tokenizer, log: () => {}, stopAt: { steps: TRIAL_STEPS } },
     );
     const lines = pretrainMetrics(dir).train;
-    const tokensPerSecond = tokenRateOf(lines, TRIAL_WARMUP);
+    // All real tokens over all seconds, not a mean of per-step rates.
+    const tokensPerSecond = rateOf(lines, TRIAL_WARMUP, (l) => l.tokens);
     const stepsPerPass = Math.ceil(trial.data.trainSequences / s.batchSize);
     // A whole pass's steps average trainTokens / stepsPerPass tokens, whatever lengths the trial drew.
     const stepsPerSecond = tokensPerSecond / (trial.data.trainTokens / stepsPerPass);

@@ -92,7 +92,7 @@ export const SETTINGS_FIELDS = {
   }),
   averageCheckpoints: field.integer({
     default: 1, min: 1, group: 'training',
-    doc: 'The final model is the mean of the weights at the last this-many checkpoints, taken every `averageEverySteps` steps up to the last step (checkpoint averaging; 1 keeps the last weights as they are).',
+    doc: 'The final model is the mean of the weights at the last this-many checkpoints, taken every `averageEverySteps` steps up to the last step (checkpoint averaging; 1 keeps the last weights as they are; a run that stops before its last step keeps its last weights).',
   }),
   averageEverySteps: field.integer({ default: 500, min: 1, group: 'training', doc: 'Optimizer steps between two of the averaged checkpoints (`averageCheckpoints`).' }),
   logEverySteps,

@@ -2,8 +2,10 @@
 // SWA, Izmailov et al. 2018, is the same idea along the run): the weights at the last
 // `checkpoints` multiples of `everySteps` before the run's end (its last step included)
 // are summed as training passes them, and after the last step the model gets their mean.
-// Points near the end of a run sit around one minimum; their mean usually lies nearer its
-// middle than any of them, so it scores a little better than the last weights alone.
+// Points near the end of a run sit around one minimum; their mean often lies nearer its
+// middle than any of them. On NSMC, with the learning rate decayed to zero, it tied with the
+// last weights (README, "Recipes tried"), so it is off by default. A run that ends before its
+// last planned step (early stopping, a time budget) keeps its last weights.
 //
 // The sum is one more copy of the weights in memory. A checkpoint saved in between holds
 // it (AVERAGE_FILE), so a resumed run averages exactly what an uninterrupted one does.
