@@ -1,7 +1,9 @@
 // The trainer (course step 7) on the tiny BERT and a slice of NSMC: training lowers the
 // loss, checkpoints are complete Hugging Face folders, the best model is kept, a run
-// stopped part-way and resumed ends with exactly the weights of a straight run, and
-// settings it cannot honour fail with one-line errors.
+// stopped part-way and resumed ends with exactly the weights of a straight run, settings
+// it cannot honour fail with one-line errors, and checkpoint averaging
+// (settings.averageCheckpoints) gives the mean of exactly the weights a run without it
+// passes through, resumes exactly, and refuses a checkpoint that lost its running sum.
 import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
@@ -14,6 +16,7 @@ import { SentenceClassifier } from '../src/train/index';
 import type { Settings } from '../src/settings/index';
 import { BertTokenizer } from '../src/tokenizer/index';
 import { fit, rankTopK, readMetrics, type FitOptions } from '../src/train/trainer';
+import { AVERAGE_FILE, averagedSteps } from '../src/train/weight-average';
 import { KCBERT_DIR, tempDir } from './helpers';
 import { nsmcSlice, quickSettings } from './train-helpers';
 
@@ -214,5 +217,65 @@ describe('fit', () => {
     assert.deepEqual(rankTopK(list, c(0.4, 4), 2, lower).map((x) => x.step), [2, 4]);
     assert.deepEqual(rankTopK(list, c(0.9, 4), -1, lower).map((x) => x.step), [2, 3, 4]);
     assert.deepEqual(rankTopK(list, c(0.1, 4), 0, lower), []);
+  });
+});
+
+describe('checkpoint averaging', () => {
+  // 9 batches of 16 an epoch, 18 steps in 2 epochs: steps 14, 16 and 18 (the last) are averaged.
+  const averaging = (overrides: Partial<Settings> = {}) => settings({ epochs: 2, averageCheckpoints: 3, averageEverySteps: 2, ...overrides });
+  const lastWeights = (s: Settings) => tensors(path.join(s.downstreamModelDir, 'checkpoints', 'last', 'model.safetensors'));
+
+  test('the averaged steps end at the last step, every everySteps, never before step 1', () => {
+    assert.deepEqual(averagedSteps({ checkpoints: 3, everySteps: 2 }, 18), [14, 16, 18]);
+    assert.deepEqual(averagedSteps({ checkpoints: 5, everySteps: 500 }, 8438), [6438, 6938, 7438, 7938, 8438]);
+    assert.deepEqual(averagedSteps({ checkpoints: 4, everySteps: 10 }, 25), [5, 15, 25]);
+    assert.deepEqual(averagedSteps({ checkpoints: 1, everySteps: 10 }, 25), [25]);
+  });
+
+  test('the final weights are the mean of the weights at steps 14, 16 and 18 of the same run without averaging', async () => {
+    const plain = averaging({ averageCheckpoints: 1 });
+    const snapshots: Map<string, Float32Array | Int32Array>[] = [];
+    for (const stop of [14, 16]) {
+      await run(plain, { stopAt: { steps: stop } });
+      snapshots.push(lastWeights(plain));
+    }
+    const done = await run(plain);
+    assert.equal(done.finished, true);
+    snapshots.push(lastWeights(plain));
+    const mean = new Map([...snapshots[2].keys()].map((name) => {
+      const [a, b, c] = snapshots.map((m) => m.get(name)!);
+      return [name, a.map((x, i) => (x + b[i] + c[i]) / 3)];
+    }));
+
+    const logs: string[] = [];
+    const averaged = averaging();
+    const r = await run(averaged, { log: (l) => logs.push(l) });
+    assert.equal(r.finished, true);
+    assert.ok(logs.some((l) => l.includes('mean of the last 3 checkpoints (steps 14, 16, 18)')), logs.join('\n'));
+    const got = lastWeights(averaged);
+    const max = maxDifference(got, mean);
+    assert.ok(max < 1e-6, `max difference from the mean ${max}`);
+    assert.ok(maxDifference(got, snapshots[2]) > 1e-4, 'the average differs from the last weights');
+    // The final validation scored the averaged model; the finished checkpoint keeps no sum.
+    assert.equal(fs.existsSync(path.join(averaged.downstreamModelDir, 'checkpoints', 'last', AVERAGE_FILE)), false);
+  });
+
+  test('a run stopped inside the averaging span resumes to exactly the weights of a straight run', async () => {
+    const straight = averaging();
+    await run(straight);
+    const resumed = averaging();
+    await run(resumed, { stopAt: { steps: 15 } });
+    assert.ok(fs.existsSync(path.join(resumed.downstreamModelDir, 'checkpoints', 'last', AVERAGE_FILE)), 'the running sum is in the checkpoint');
+    const r = await run(resumed);
+    assert.deepEqual(r.resumedFrom, { epoch: 1, step: 15 });
+    for (const [name, w] of lastWeights(straight)) assert.deepEqual(lastWeights(resumed).get(name), w, name);
+  });
+
+  test('a checkpoint inside the span without its running sum is refused in one line', async () => {
+    const s = averaging();
+    await run(s, { stopAt: { steps: 17 } });
+    const file = path.join(s.downstreamModelDir, 'checkpoints', 'last', AVERAGE_FILE);
+    fs.rmSync(file);
+    await assert.rejects(run(s), (e: Error) => e instanceof NlpbookError && e.message.includes(file) && e.message.includes('steps 14, 16, 18') && !e.message.includes('\n'));
   });
 });
