@@ -99,6 +99,14 @@ test('length bucketing makes batches of similar lengths while keeping the epoch 
   assert.deepEqual(evalOrder, [...evalOrder].sort((x, y) => y - x));
 });
 
+test('batchSlots: what each batch costs, its rows times its longest row as collate pads it', () => {
+  const l = loader({ shuffle: true, seed: 3, lengthBucketing: true, bucketChunkBatches: 10 });
+  const slots = l.batchSlots(1);
+  assert.deepEqual(slots, [...l.plainBatches(1)].map((b) => b.seqLength * b.indices.length));
+  const p = l.paddingStats(1);
+  assert.equal(slots.reduce((a, b) => a + b, 0), p.realTokens + p.padTokens);
+});
+
 test('collate pads to the longest row with [PAD] 0, and the mask marks the real tokens', () => {
   assert.equal(tokenizer.padTokenId, 0);
   assert.equal(tokenizer.idToToken(0), '[PAD]');

@@ -125,7 +125,9 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   step('5 data', `padding share per epoch: fixed ${settings.maxSeqLength} ${pct(padding.fixed)}, dynamic ${pct(padding.dynamic)}, dynamic + length buckets ${pct(padding.bucketed)}`);
   stage('features');
 
-  const tuned = await courseFineTuned(plan, { log, onEstimate: estimate('7 training'), measure: !options.noTrial, fit: { tokenizer, corpus, log } });
+  // A budget already measured fine-tuning (step 3a): no second trial.
+  if (budget) step('7 training', `planned for ${budget.fineTuning} minutes in the budget`);
+  const tuned = await courseFineTuned(plan, { log, onEstimate: estimate('7 training'), measure: !options.noTrial && !budget, fit: { tokenizer, corpus, log } });
   const trained = tuned.result;
   step('7 training', `${tuned.reused ? 'reused' : 'trained'}: best ${trained.monitor}: epoch ${trained.best?.epoch}, validation accuracy ${trained.best?.accuracy.toFixed(4)} → ${trained.model}`);
   stage('fine-tuning');

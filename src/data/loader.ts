@@ -262,16 +262,15 @@ export class DataLoader {
   paddingStats(epoch = 0): PaddingStats {
     const lengths = this.lengths();
     let real = 0;
-    let slots = 0;
-    for (const batch of this.plan(epoch)) {
-      let longest = 0;
-      for (const i of batch) {
-        real += lengths[i];
-        longest = Math.max(longest, lengths[i]);
-      }
-      slots += longest * batch.length;
-    }
+    for (const batch of this.plan(epoch)) for (const i of batch) real += lengths[i];
+    const slots = this.batchSlots(epoch).reduce((a, b) => a + b, 0);
     return paddingFigures(real, slots, this.length);
+  }
+
+  /** Token slots (real + padding) of each of `epoch`'s batches, in order: what its step costs. */
+  batchSlots(epoch = 0): number[] {
+    const lengths = this.lengths();
+    return this.plan(epoch).map((batch) => batch.reduce((longest, i) => Math.max(longest, lengths[i]), 0) * batch.length);
   }
 
   private lengths(): Int32Array {
