@@ -41,9 +41,11 @@ const dir = path.join('data', 'recipes', values.name);
   let pretrained: PretrainResult | null = null;
   let trial: Awaited<ReturnType<typeof measurePretraining>> | null = null;
   let modelDir = values.pretrained ?? '';
+  let shape = '';
   const pretrainOverrides = parsePretrainSetArgs(values.pretrain);
   if (!values.pretrained) {
     const base = { ...plan.pretrain!, ...pretrainOverrides, outputDir: path.join(dir, 'pretrained'), minutes: 0 };
+    shape = `L${base.layers}/H${base.hidden}/A${base.heads}/I${base.intermediate}`;
     let steps = Number(values.steps ?? 0);
     if (!steps) {
       if (!values.minutes) throw new Error('--minutes or --steps is required');
@@ -60,6 +62,7 @@ const dir = path.join('data', 'recipes', values.name);
     name: values.name,
     date: new Date().toISOString(),
     pretrain: values.pretrained ? { reused: values.pretrained } : {
+      model: shape,
       overrides: pretrainOverrides, budgetMinutes: values.minutes ? Number(values.minutes) : null,
       measured: trial && { stepsPerSecond: Math.round(trial.stepsPerSecond * 1000) / 1000, tokensPerSecond: trial.tokensPerSecond },
       steps: pretrained!.steps, epochs: Math.round((pretrained!.trainedTokens / pretrained!.data.trainTokens) * 100) / 100,
