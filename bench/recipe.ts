@@ -42,10 +42,13 @@ const dir = path.join('data', 'recipes', values.name);
   let trial: Awaited<ReturnType<typeof measurePretraining>> | null = null;
   let modelDir = values.pretrained ?? '';
   let shape = '';
+  let objective = '';
+  let dropout = false;
   const pretrainOverrides = parsePretrainSetArgs(values.pretrain);
   if (!values.pretrained) {
     const base = { ...plan.pretrain!, ...pretrainOverrides, outputDir: path.join(dir, 'pretrained'), minutes: 0 };
     shape = `L${base.layers}/H${base.hidden}/A${base.heads}/I${base.intermediate}`;
+    ({ objective, dropout } = base);
     let steps = Number(values.steps ?? 0);
     if (!steps) {
       if (!values.minutes) throw new Error('--minutes or --steps is required');
@@ -62,7 +65,7 @@ const dir = path.join('data', 'recipes', values.name);
     name: values.name,
     date: new Date().toISOString(),
     pretrain: values.pretrained ? { reused: values.pretrained } : {
-      model: shape,
+      model: shape, objective, dropout,
       overrides: pretrainOverrides, budgetMinutes: values.minutes ? Number(values.minutes) : null,
       measured: trial && { stepsPerSecond: Math.round(trial.stepsPerSecond * 1000) / 1000, tokensPerSecond: trial.tokensPerSecond },
       steps: pretrained!.steps, epochs: Math.round((pretrained!.trainedTokens / pretrained!.data.trainTokens) * 100) / 100,
