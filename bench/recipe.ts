@@ -41,14 +41,9 @@ const dir = path.join('data', 'recipes', values.name);
   let pretrained: PretrainResult | null = null;
   let trial: Awaited<ReturnType<typeof measurePretraining>> | null = null;
   let modelDir = values.pretrained ?? '';
-  let shape = '';
-  let objective = '';
-  let dropout = false;
   const pretrainOverrides = parsePretrainSetArgs(values.pretrain);
+  const base = { ...plan.pretrain!, ...pretrainOverrides, outputDir: path.join(dir, 'pretrained'), minutes: 0 };
   if (!values.pretrained) {
-    const base = { ...plan.pretrain!, ...pretrainOverrides, outputDir: path.join(dir, 'pretrained'), minutes: 0 };
-    shape = `L${base.layers}/H${base.hidden}/A${base.heads}/I${base.intermediate}`;
-    ({ objective, dropout } = base);
     let steps = Number(values.steps ?? 0);
     if (!steps) {
       if (!values.minutes) throw new Error('--minutes or --steps is required');
@@ -65,7 +60,7 @@ const dir = path.join('data', 'recipes', values.name);
     name: values.name,
     date: new Date().toISOString(),
     pretrain: values.pretrained ? { reused: values.pretrained } : {
-      model: shape, objective, dropout,
+      model: `L${base.layers}/H${base.hidden}/A${base.heads}/I${base.intermediate}`, objective: base.objective, dropout: base.dropout,
       overrides: pretrainOverrides, budgetMinutes: values.minutes ? Number(values.minutes) : null,
       measured: trial && { stepsPerSecond: Math.round(trial.stepsPerSecond * 1000) / 1000, tokensPerSecond: trial.tokensPerSecond },
       steps: pretrained!.steps, epochs: Math.round((pretrained!.trainedTokens / pretrained!.data.trainTokens) * 100) / 100,
