@@ -6,10 +6,12 @@
 // never read here: the course reads it once, for the recipe chosen on these rows.
 //
 //   NLPBOOK_MIRROR=../shared node --import tsx bench/recipe.ts --name NAME --minutes 38 \
-//     [--pretrain key=value]... [--finetune key=value]... [--steps N] [--pretrained DIR]
+//     [--pretrain key=value]... [--finetune key=value]... [--config key=value]... [--steps N] [--pretrained DIR]
 //
 // --steps fixes the pretraining steps instead of the budget; --pretrained skips pretraining
-// and fine-tunes that folder. Folders: data/recipes/NAME/{pretrained,finetuned}. Appends one
+// and fine-tunes that folder; --config fine-tunes a copy of the model folder whose
+// config.json has these fields changed (hidden_dropout_prob=0: fine-tuning takes its dropout
+// from there). Folders: data/recipes/NAME/{pretrained,pretrained-config,finetuned}. Appends one
 // JSON line per run to bench/results/recipes.jsonl (its load average says how busy the
 // machine was: minutes are wall-clock on this machine, as the main job's).
 import * as fs from 'fs';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
   options: {
     name: { type: 'string' }, minutes: { type: 'string' }, steps: { type: 'string' }, pretrained: { type: 'string' },
     pretrain: { type: 'string', multiple: true, default: [] }, finetune: { type: 'string', multiple: true, default: [] },
+    config: { type: 'string', multiple: true, default: [] },
   },
 });
 if (!values.name) throw new Error('--name is required');
@@ -54,6 +57,8 @@ const dir = path.join('data', 'recipes', values.name);
     pretrained = await pretrain({ ...base, steps }, { tokenizer });
     modelDir = pretrained.model;
   }
+  const configOverrides = parseConfigArgs(values.config);
+  if (Object.keys(configOverrides).length) modelDir = withConfig(modelDir, configOverrides, path.join(dir, 'pretrained-config'));
   const settings = makeSettings({ ...plan.settings, pretrainedModelName: modelDir, downstreamModelDir: path.join(dir, 'finetuned'), ...parseSetArgs(values.finetune) });
   const tuned = await fit(settings, { tokenizer });
   const row = {
@@ -66,7 +71,7 @@ const dir = path.join('data', 'recipes', values.name);
       steps: pretrained!.steps, epochs: Math.round((pretrained!.trainedTokens / pretrained!.data.trainTokens) * 100) / 100,
       minutes: pretrained!.minutes, tokensPerSecond: pretrained!.tokensPerSecond, mlmAccuracy: pretrained!.mlmAccuracy, mlmLoss: pretrained!.mlmLoss,
     },
-    finetune: { overrides: parseSetArgs(values.finetune), epochs: tuned.epochs, steps: tuned.steps, minutes: tuned.minutes },
+    finetune: { overrides: parseSetArgs(values.finetune), config: configOverrides, epochs: tuned.epochs, steps: tuned.steps, minutes: tuned.minutes },
     validationAccuracy: tuned.best?.accuracy ?? null,
     validationHistory: tuned.history.map((h) => ({ epoch: h.epoch, accuracy: h.accuracy, loss: h.loss })),
     wallMinutes: Math.round(((Date.now() - started) / 60000) * 100) / 100,
@@ -80,3 +85,32 @@ const dir = path.join('data', 'recipes', values.name);
   console.error(e instanceof Error ? e.message : e);
   process.exit(1);
 });
+
+/** --config key=value pairs: config.json fields and their JSON values (numbers, true/false, null). */
+function parseConfigArgs(args: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    if (eq <= 0) throw new Error(`--config ${arg}: expected key=value (a config.json field, e.g. hidden_dropout_prob=0)`);
+    const text = arg.slice(eq + 1);
+    try {
+      out[arg.slice(0, eq)] = JSON.parse(text);
+    } catch {
+      throw new Error(`--config ${arg}: the value must be JSON (a number, true, false or null), got ${text}`);
+    }
+  }
+  return out;
+}
+
+/** A copy of model folder `from` in `to` whose config.json has `changes` (fields it already has). */
+function withConfig(from: string, changes: Record<string, unknown>, to: string): string {
+  const config = JSON.parse(fs.readFileSync(path.join(from, 'config.json'), 'utf8'));
+  for (const key of Object.keys(changes)) if (!(key in config)) throw new Error(`--config ${key}: ${from}/config.json has no such field`);
+  fs.mkdirSync(to, { recursive: true });
+  for (const name of fs.readdirSync(from)) {
+    if (name === 'config.json' || !fs.statSync(path.join(from, name)).isFile()) continue;
+    fs.copyFileSync(path.join(from, name), path.join(to, name));
+  }
+  fs.writeFileSync(path.join(to, 'config.json'), `${JSON.stringify({ ...config, ...changes }, null, 2)}\n`);
+  return to;
+}

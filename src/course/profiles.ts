@@ -32,8 +32,8 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     // The whole job within an hour on 2 cores: pretraining gets what fine-tuning and the
     // evaluation, measured on the machine, leave of `minutes` (course-path.ts planPretraining).
     minutes: 57,
-    pretrain: { layers: 4, hidden: 256, heads: 4, intermediate: 1024, maxPositions: 128, maxSeqLength: 64, batchSize: 128, dropout: false },
-    settings: { maxSeqLength: 64, batchSize: 32, learningRate: 1e-4, epochs: 2, warmupRatio: 0.1, downstreamModelDir: 'data/course/offline' },
+    pretrain: { layers: 4, hidden: 256, heads: 4, intermediate: 1024, maxPositions: 128, maxSeqLength: 128, batchSize: 128, dropout: false },
+    settings: { maxSeqLength: 128, batchSize: 32, learningRate: 1e-4, epochs: 2, warmupRatio: 0.1, downstreamModelDir: 'data/course/offline' },
   },
   book: {
     description: 'the book: beomi/kcbert-base from the hub, maxSeqLength 128, batch 32, lr 5e-5, 3 epochs',
