@@ -351,6 +351,19 @@ test('crossEntropy and accuracy match torch CrossEntropyLoss and argmax, also fo
   tf.dispose([logits, labels, loss, grad]);
 });
 
+test('crossEntropy with label smoothing scores against (1 − ε)·one-hot + ε/classes, as torch\'s label_smoothing', () => {
+  // Two two-class rows, worked out by hand.
+  const logits = tf.tensor2d([[2, 0], [0.5, -1]]);
+  const labels = tf.tensor1d([0, 1], 'int32');
+  const logSoftmax = (z: number[]) => { const m = Math.max(...z); const s = Math.log(z.reduce((a, v) => a + Math.exp(v - m), 0)) + m; return z.map((v) => v - s); };
+  const [a, b] = [logSoftmax([2, 0]), logSoftmax([0.5, -1])];
+  const e = 0.2;
+  const expected = -((1 - e / 2) * a[0] + (e / 2) * a[1] + (1 - e / 2) * b[1] + (e / 2) * b[0]) / 2;
+  assertClose(crossEntropy(logits, labels, e).dataSync(), [expected], 'smoothed loss');
+  assert.ok(Math.abs(crossEntropy(logits, labels, e).dataSync()[0] - crossEntropy(logits, labels).dataSync()[0]) > 0.01, 'smoothing changes the loss');
+  tf.dispose([logits, labels]);
+});
+
 test('without the native backend (wasm), the ops kernel and clipping still reproduce PyTorch', async () => {
   const native = tf.getBackend();
   require('@tensorflow/tfjs-backend-wasm');

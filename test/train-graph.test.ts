@@ -11,7 +11,7 @@ import { initBackend, tf } from '../src/util/backend';
 import { NlpbookError } from '../src/util/errors';
 import { BertForMaskedLM, BertForSequenceClassification, ClassificationForwardGraph } from '../src/model/index';
 import { ClassificationTrainGraph, MlmTrainGraph, weightShapes, type TrainGraphOptions } from '../src/model/train-graph';
-import { clipGradNorm, accuracy, crossEntropy, sparseCrossEntropy, ClassificationTask, type TaskBatch } from '../src/task/index';
+import { clipGradNorm, accuracy, crossEntropy, sparseCrossEntropy, symmetricKl, ClassificationTask, type TaskBatch } from '../src/task/index';
 import { makeSettings } from '../src/settings/index';
 import { graphAvailable } from '../src/util/tfgraph/session';
 import { FIXTURES } from './helpers';
@@ -109,6 +109,54 @@ describe('training graph', () => {
       assert.ok(Math.abs(other.loss.dataSync()[0] - r.loss.dataSync()[0]) > 1e-4, 'seed 12 draws other dropout masks');
       const again = graph.run([...model.weights.values()], batch, 11);
       assert.deepEqual(again.loss.dataSync(), r.loss.dataSync(), 'the same seed gives the same step');
+    });
+    graph.dispose();
+    model.dispose();
+  });
+
+  test('label smoothing: the eager model\'s smoothed loss and gradients; not the plain ones', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const graph = graphFor(model, { labelSmoothing: 0.2 });
+    const plain = graphFor(model);
+    const b = refBatches()[8];
+    tf.tidy(() => {
+      const batch = tensors(b, b.input_ids.map((_, i) => (i * 5) % 2));
+      const r = graph.run([...model.weights.values()], batch, 21);
+      const eager = tf.variableGrads(() => crossEntropy(model.forward(batch, { training: true, seed: 21 }), batch.labels, 0.2), model.trainableVariables());
+      assert.ok(Math.abs(r.loss.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5, `${r.loss.dataSync()[0]} vs ${eager.value.dataSync()[0]}`);
+      const d = compareGrads(model, r.grads, (_, v) => eager.grads[v.name]);
+      assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+      const p = plain.run([...model.weights.values()], batch, 21);
+      assert.ok(Math.abs(p.loss.dataSync()[0] - r.loss.dataSync()[0]) > 1e-3, 'smoothing changes the loss');
+      assert.throws(() => graphFor(model, { labelSmoothing: 1 }), /labelSmoothing must be >= 0 and < 1, got 1/);
+    });
+    graph.dispose();
+    plain.dispose();
+    model.dispose();
+  });
+
+  test('R-Drop: the eager model\'s loss and gradients on the batch twice (different masks per copy), its own KL term included', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
+    const alpha = 4;
+    const graph = graphFor(model, { rDropWeight: alpha, labelSmoothing: 0.1 });
+    const b = refBatches()[8];
+    tf.tidy(() => {
+      const batch = tensors(b, b.input_ids.map((_, i) => (i * 3) % 2));
+      const r = graph.run([...model.weights.values()], batch, 31);
+      const twice = <T extends tf.Tensor>(t: T) => tf.concat([t, t], 0) as T;
+      const rows = { inputIds: twice(batch.inputIds), attentionMask: twice(batch.attentionMask), tokenTypeIds: twice(batch.tokenTypeIds) };
+      let kl = 0;
+      const eager = tf.variableGrads(() => {
+        const logits = model.forward(rows, { training: true, seed: 31 });
+        const k = symmetricKl(logits);
+        kl = k.dataSync()[0];
+        return tf.add(crossEntropy(logits, twice(batch.labels), 0.1), tf.mul(k, alpha / 4)) as tf.Scalar;
+      }, model.trainableVariables());
+      assert.ok(kl > 1e-4, `the two copies' masks differ, so their predictions do (KL ${kl})`);
+      assert.ok(Math.abs(r.loss.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5, `${r.loss.dataSync()[0]} vs ${eager.value.dataSync()[0]}`);
+      assert.deepEqual(r.logits.shape, [b.input_ids.length, model.config.numLabels], 'logits of the first copy only');
+      const d = compareGrads(model, r.grads, (_, v) => eager.grads[v.name]);
+      assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `${d.worst}: rel ${d.rel}, abs ${d.abs}`);
     });
     graph.dispose();
     model.dispose();

@@ -90,6 +90,14 @@ export const SETTINGS_FIELDS = {
     default: 1, min: 0, minExclusive: true, max: 1, group: 'training',
     doc: 'Layer-wise learning-rate decay d (ELECTRA\'s fine-tuning): classifier and pooler train at the learning rate lr, encoder layer L-1 (the top one) at lr·d, layer L-2 at lr·d², ..., the embeddings at lr·d^(L+1) (1 turns it off).',
   }),
+  labelSmoothing: field.number({
+    default: 0, min: 0, max: 1, maxExclusive: true, group: 'training',
+    doc: 'Label smoothing ε of the training loss: cross-entropy against (1 − ε)·one-hot + ε/classes, as transformers\' label_smoothing_factor (0 turns it off; validation scores the plain cross-entropy).',
+  }),
+  rDropWeight: field.number({
+    default: 0, min: 0, group: 'training',
+    doc: 'R-Drop (Liang et al. 2021) weight α: each training batch runs twice with different dropout masks, and the loss adds α/4 times the two predictions\' symmetric KL divergence to their mean cross-entropy (the paper\'s loss, halved); a step costs about twice as much (0 turns it off).',
+  }),
   averageCheckpoints: field.integer({
     default: 1, min: 1, group: 'training',
     doc: 'The final model is the mean of the weights at the last this-many checkpoints, taken every `averageEverySteps` steps up to the last step (checkpoint averaging; 1 keeps the last weights as they are; a run that stops before its last step keeps its last weights).',

@@ -2,7 +2,8 @@
 // module). It knows what one training step and one evaluation step are:
 //
 //   training step: logits = model(batch, dropout on)
-//                  loss   = cross-entropy(logits, labels)
+//                  loss   = cross-entropy(logits, labels), against smoothed labels when settings.labelSmoothing > 0
+//                           (settings.rDropWeight α > 0: the batch twice, + α/4 · the two copies' symmetric KL)
 //                  grads  = d loss / d every parameter
 //                  clip the gradients to a global norm of settings.maxGradNorm
 //                  AdamW step with this step's learning rate (linear warmup, then decay),
@@ -17,17 +18,17 @@ import { check } from '../util/errors';
 import { ClassificationTrainGraph, skipPaddingPays, weightShapes, type BertForSequenceClassification } from '../model/index';
 import { AdamW, adamWOptions, layerLrScale, type AdamWKernel } from './optim/adamw';
 import { clipScale, globalNorm } from './optim/clip';
-import { accuracy, crossEntropy } from './optim/loss';
+import { accuracy, crossEntropy, symmetricKl } from './optim/loss';
 import { linearSchedule, lrAt, type LinearSchedule } from './optim/schedule';
 import { Rng, type RngState } from '../util/random';
 import type { Settings } from '../settings/index';
 import { graphAvailable } from '../util/tfgraph/session';
 
-/** The settings the task uses (layerLrDecay may be left out: 1, no decay). */
+/** The settings the task uses (layerLrDecay, labelSmoothing and rDropWeight may be left out: 1, 0 and 0, off). */
 export type TaskSettings = Pick<
   Settings,
   'learningRate' | 'warmupRatio' | 'weightDecay' | 'adamBeta1' | 'adamBeta2' | 'adamEpsilon' | 'maxGradNorm' | 'seed'
-> & Partial<Pick<Settings, 'layerLrDecay'>>;
+> & Partial<Pick<Settings, 'layerLrDecay' | 'labelSmoothing' | 'rDropWeight'>>;
 
 /** What a step needs from a batch: int32 tensors as the data loader makes them. */
 export interface TaskBatch {
@@ -91,6 +92,10 @@ export class ClassificationTask {
   readonly optimizer: AdamW;
   readonly schedule: LinearSchedule;
   readonly maxGradNorm: number;
+  /** Label smoothing ε of the training loss (0: plain cross-entropy); evaluation always scores the plain one. */
+  readonly labelSmoothing: number;
+  /** R-Drop's α (0: off): each batch runs twice and the loss adds α/4 · the copies' symmetric KL (see train-graph.ts). */
+  readonly rDropWeight: number;
   private dropoutRng: Rng;
   private readonly useGraph: boolean;
   /** Training graphs, built on first use: one that skips padded positions, one for batches with (almost) none. */
@@ -109,6 +114,10 @@ export class ClassificationTask {
     this.model = model;
     this.schedule = linearSchedule(settings, totalSteps);
     this.maxGradNorm = settings.maxGradNorm;
+    this.labelSmoothing = settings.labelSmoothing ?? 0;
+    check(this.labelSmoothing >= 0 && this.labelSmoothing < 1, `settings.labelSmoothing: expected a number >= 0 and < 1, got ${this.labelSmoothing}`);
+    this.rDropWeight = settings.rDropWeight ?? 0;
+    check(this.rDropWeight >= 0, `settings.rDropWeight: expected a number >= 0, got ${this.rDropWeight}`);
     const decay = settings.layerLrDecay ?? 1;
     check(decay > 0 && decay <= 1, `settings.layerLrDecay: expected a number > 0 and <= 1, got ${decay}`);
     const layers = model.config.numHiddenLayers;
@@ -172,11 +181,17 @@ export class ClassificationTask {
   /** Loss, accuracy and gradients by tfjs autodiff through the eager model. */
   private eagerGradients(batch: TaskBatch, seed: number): { loss: tf.Scalar; accuracy: tf.Scalar; grads: tf.NamedTensorMap } {
     let acc: tf.Scalar | undefined;
+    const rDrop = this.rDropWeight > 0;
+    // R-Drop: the batch twice in one forward, as the graph does, so the masks are the graph's.
+    const twice = <T extends tf.Tensor>(t: T): T => (rDrop ? (tf.concat([t, t], 0) as T) : t);
     const { value, grads } = tf.variableGrads(() => {
-      const logits = this.model.forward(batch, { training: true, seed });
+      const rows = { inputIds: twice(batch.inputIds), attentionMask: twice(batch.attentionMask), tokenTypeIds: twice(batch.tokenTypeIds) };
+      const logits = this.model.forward(rows, { training: true, seed });
+      const first = rDrop ? (tf.split(logits, 2, 0)[0] as tf.Tensor2D) : logits;
       // variableGrads runs this in its own tidy: keep the accuracy so it survives.
-      acc = tf.keep(accuracy(logits, batch.labels));
-      return crossEntropy(logits, batch.labels);
+      acc = tf.keep(accuracy(first, batch.labels));
+      const ce = crossEntropy(logits, twice(batch.labels), this.labelSmoothing);
+      return rDrop ? (tf.add(ce, tf.mul(symmetricKl(logits), this.rDropWeight / 4)) as tf.Scalar) : ce;
     }, this.model.trainableVariables());
     return { loss: value, accuracy: acc as tf.Scalar, grads };
   }
@@ -186,7 +201,9 @@ export class ClassificationTask {
     const weights = this.model.weights;
     const skipPadding = skipPaddingPays(paddedShare(batch.attentionMask));
     const key = skipPadding ? 'skipPadding' : 'full';
-    const graph = (this.graphs[key] ??= new ClassificationTrainGraph(this.model.config, weightShapes(weights), { maxGradNorm: this.maxGradNorm, skipPadding }));
+    const graph = (this.graphs[key] ??= new ClassificationTrainGraph(this.model.config, weightShapes(weights), {
+      maxGradNorm: this.maxGradNorm, skipPadding, labelSmoothing: this.labelSmoothing, rDropWeight: this.rDropWeight,
+    }));
     const length = batch.inputIds.shape[1];
     check(length <= this.model.config.maxPositionEmbeddings,
       `inputIds: ${length} tokens per row, but the model has only ${this.model.config.maxPositionEmbeddings} positions (max_position_embeddings)`);

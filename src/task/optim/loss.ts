@@ -7,12 +7,30 @@ import { nativeKernelsAvailable, sparseSoftmaxCrossEntropy } from './tf-kernels'
  * Mean softmax cross-entropy of `logits` [batch, classes] against int `labels`
  * [batch]. Stable for any logit size: log-softmax subtracts the row maximum before
  * exp, like torch's log_softmax. Differentiable with respect to `logits`.
+ * `labelSmoothing` ε > 0 scores against (1 − ε)·one-hot + ε/classes instead
+ * (torch's CrossEntropyLoss(label_smoothing=ε)).
  */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoothing = 0): tf.Scalar {
   return tf.tidy(() => {
+    const classes = logits.shape[1];
     const logProbs = tf.logSoftmax(logits, -1);
-    const picked = tf.sum(tf.mul(logProbs, tf.oneHot(tf.cast(labels, 'int32'), logits.shape[1])), -1);
+    let targets: tf.Tensor = tf.oneHot(tf.cast(labels, 'int32'), classes);
+    if (labelSmoothing > 0) targets = tf.add(tf.mul(targets, 1 - labelSmoothing), labelSmoothing / classes);
+    const picked = tf.sum(tf.mul(logProbs, targets), -1);
     return tf.neg(tf.mean(picked)) as tf.Scalar;
+  });
+}
+
+/**
+ * R-Drop's consistency term (Liang et al. 2021) for `logits` holding a batch's two copies
+ * (the first half's rows, then the second's, each run with its own dropout masks): the mean
+ * over rows of KL(p1‖p2) + KL(p2‖p1). Differentiable with respect to `logits`.
+ */
+export function symmetricKl(logits: tf.Tensor2D): tf.Scalar {
+  return tf.tidy(() => {
+    const [z1, z2] = tf.split(logits, 2, 0);
+    const [lp1, lp2] = [tf.logSoftmax(z1, -1), tf.logSoftmax(z2, -1)];
+    return tf.mean(tf.sum(tf.mul(tf.sub(tf.exp(lp1), tf.exp(lp2)), tf.sub(lp1, lp2)), -1)) as tf.Scalar;
   });
 }
 

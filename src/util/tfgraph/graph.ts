@@ -325,6 +325,12 @@ export class GraphBuilder {
     return this.one('StatelessRandomUniform', [shape, seed], { dtype: { type: 'float32' }, T: { type: 'int32' }, Tseed: { type: 'int32' } }, { dtype: 'float32' });
   }
 
+  /** Per-row cross-entropy [rows] against target distributions [rows, classes], and its gradient with respect to the logits (softmax − targets). */
+  softmaxCrossEntropy(logits: Sym, targets: Sym): { loss: Sym; backprop: Sym } {
+    const [loss, backprop] = this.node('SoftmaxCrossEntropyWithLogits', [logits, targets], { T: { type: 'float32' } }, { outputs: 2, dtype: 'float32' });
+    return { loss, backprop };
+  }
+
   /** Per-row cross-entropy [rows] and its gradient with respect to the logits (softmax − one-hot). */
   sparseSoftmaxCrossEntropy(logits: Sym, labels: Sym): { loss: Sym; backprop: Sym } {
     const [loss, backprop] = this.node('SparseSoftmaxCrossEntropyWithLogits', [logits, labels], { T: { type: 'float32' }, Tlabels: { type: 'int32' } }, { outputs: 2, dtype: 'float32' });
