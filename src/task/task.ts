@@ -40,7 +40,7 @@ export interface TaskBatch {
 
 /** One training step's results. The tensors are the caller's: dispose() them once read. */
 export interface TrainStepResult {
-  /** Mean cross-entropy of the batch, before the update. */
+  /** The batch's training loss before the update: mean cross-entropy (smoothed, plus R-Drop's term, when those are set). */
   loss: tf.Scalar;
   /** Share of the batch predicted right, before the update. */
   accuracy: tf.Scalar;
