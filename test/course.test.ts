@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { profileFromEnv } from '../src/course/index';
 import { courseCorpus, coursePlan, coursePretrained, planPretraining, pretrainedReady } from '../src/course/course-path';
-import { pretrain } from '../src/pretrain/index';
+import { pretrain, readPretrainResult } from '../src/pretrain/index';
 import { BertTokenizer } from '../src/tokenizer/index';
 import { openCourse } from '../src/course/index';
 import { jsonLines, runCli, SHARED, tempDir } from './helpers';
@@ -99,6 +99,16 @@ test('a budget plans the pretraining steps from measured speeds, and a finished 
     assert.deepEqual([got.reused, got.result?.steps, got.budget], [true, 5, null]);
     // ... but not one of another size.
     assert.equal(pretrainedReady({ ...plan, pretrain: { ...plan.pretrain!, hidden: 64, heads: 2 } }), false);
+    // A model of other settings in the profile's folder (one masked 15%, the profile now 40%) is a
+    // one-line error before any trial is measured, naming the field and not the planned steps.
+    const masked40 = { ...plan, pretrain: { ...plan.pretrain!, maskProb: 0.4 } };
+    let planned = false;
+    await assert.rejects(coursePretrained(masked40, { pretrain: { tokenizer }, onBudget: () => { planned = true; } }), (e: Error) => {
+      assert.match(e.message, /^[^\n]*pretrained: holds a pretraining run with other settings \(maskProb 0\.15 -> 0\.4\); set another outputDir, or delete that folder to start over$/);
+      return true;
+    });
+    assert.equal(planned, false, 'no budget was planned');
+    assert.equal(readPretrainResult(plan.pretrain!.outputDir!)?.steps, 5, 'the finished model is left as it was');
   } finally {
     process.env = saved;
   }

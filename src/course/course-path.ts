@@ -21,7 +21,7 @@ import { writeFileAtomic } from '../util/fsutil';
 import { BertForMaskedLM, fetchModel, saveModel } from '../model/index';
 import { BertTokenizer } from '../tokenizer/index';
 import {
-  PRETRAIN_STATE_FORMAT, pretrain, pretrainConfig, pretrainMetrics, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
+  otherRunError, PRETRAIN_STATE_FORMAT, pretrain, pretrainConfig, pretrainMetrics, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
   type PretrainOptions, type PretrainResult, type PretrainState, type PretrainSettings,
 } from '../pretrain/index';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles';
@@ -407,6 +407,10 @@ export async function coursePretrained(plan: CoursePlan, options: StageOptions =
     const result = { ...readPretrainResult(dir)!, model: dir, reused: true };
     return { model: dir, reused: true, result, estimate: null, budget: null };
   }
+  // A finished model of other settings (an older profile's, say) is refused now, before the
+  // trial spends a minute measuring; pretrain() would refuse it only after.
+  const other = readPretrainResult(dir) ? readSavedPretrainSettings(dir) : null;
+  if (other) throw otherRunError(dir, modelConflicts(other, plan.pretrain));
   let settings = plan.pretrain;
   let estimate: StageEstimate | null = null;
   let budget: BudgetPlan | null = null;

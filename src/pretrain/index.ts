@@ -2,7 +2,7 @@
 // (masked-language model, or ELECTRA's replaced-token detection), built from later steps' parts: tokenizer, loader, optimizer,
 // and step 7's training loop (the masked-LM task in mlm-training.ts). Notebook 03a-pretraining.
 export {
-  pretrain, pretrainConfig, pretrainMetrics, PRETRAIN_RESULT_FILE, readPretrainResult,
+  otherRunError, pretrain, pretrainConfig, pretrainMetrics, PRETRAIN_RESULT_FILE, readPretrainResult,
   type HeldOutMetricsLine, type PretrainMetricsLine, type PretrainOptions, type PretrainResult,
 } from './pretrain';
 export { MaskedLmTraining, maskingOptions, PRETRAIN_STATE_FORMAT, type HeldOutScores, type PretrainState } from './mlm-training';

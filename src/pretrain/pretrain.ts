@@ -264,7 +264,8 @@ function removeResumeCheckpoint(dir: string, log: (line: string) => void): void 
   }
 }
 
-function otherRunError(where: string, conflicts: string[]): NlpbookError {
+/** The one-line error for a folder that holds a pretraining run with other settings. */
+export function otherRunError(where: string, conflicts: string[]): NlpbookError {
   return new NlpbookError(
     `${where}: holds a pretraining run with other settings (${conflicts.slice(0, 3).join('; ')}${conflicts.length > 3 ? '; ...' : ''}); ` +
       'set another outputDir, or delete that folder to start over',
