@@ -403,14 +403,15 @@ export async function coursePretrained(plan: CoursePlan, options: StageOptions =
     return { model: dir, reused: true, result: null, estimate: null, budget: null };
   }
   const dir = plan.pretrain.outputDir!;
-  if (pretrainedReady(plan)) {
-    const result = { ...readPretrainResult(dir)!, model: dir, reused: true };
-    return { model: dir, reused: true, result, estimate: null, budget: null };
+  const finished = readPretrainResult(dir);
+  const saved = finished ? readSavedPretrainSettings(dir) : null;
+  if (finished && saved) {
+    // One of other settings (an older profile's, say) is refused now, before the trial spends
+    // a minute measuring; pretrain() would refuse it only after.
+    const conflicts = modelConflicts(saved, plan.pretrain);
+    if (conflicts.length) throw otherRunError(dir, conflicts);
+    return { model: dir, reused: true, result: { ...finished, model: dir, reused: true }, estimate: null, budget: null };
   }
-  // A finished model of other settings (an older profile's, say) is refused now, before the
-  // trial spends a minute measuring; pretrain() would refuse it only after.
-  const other = readPretrainResult(dir) ? readSavedPretrainSettings(dir) : null;
-  if (other) throw otherRunError(dir, modelConflicts(other, plan.pretrain));
   let settings = plan.pretrain;
   let estimate: StageEstimate | null = null;
   let budget: BudgetPlan | null = null;
