@@ -305,12 +305,22 @@ function modelConflicts(saved: PretrainSettings, plan: PretrainSettings): string
   return pretrainConflicts({ ...saved, ...Object.fromEntries(PLANNED.map((k) => [k, plan[k]])) }, plan);
 }
 
+/**
+ * The finished pretrained model in the plan's folder, read once: its result, and how its settings
+ * differ from the plan's (the budget's planned steps aside; empty: it is the plan's model). null:
+ * none finished there, or no pretraining in this profile.
+ */
+export function finishedPretraining(plan: CoursePlan): { result: PretrainResult; conflicts: string[] } | null {
+  if (!plan.pretrain) return null;
+  const dir = plan.pretrain.outputDir!;
+  const result = readPretrainResult(dir);
+  const saved = result ? readSavedPretrainSettings(dir) : null;
+  return result && saved ? { result, conflicts: modelConflicts(saved, plan.pretrain) } : null;
+}
+
 /** The pretrained model is finished on disk with the plan's settings (the budget's planned steps aside). */
 export function pretrainedReady(plan: CoursePlan): boolean {
-  if (!plan.pretrain) return false;
-  const dir = plan.pretrain.outputDir!;
-  const saved = readPretrainResult(dir) ? readSavedPretrainSettings(dir) : null;
-  return saved !== null && modelConflicts(saved, plan.pretrain).length === 0;
+  return finishedPretraining(plan)?.conflicts.length === 0;
 }
 
 /** How the whole job's minutes were shared out, as planned before pretraining. */
@@ -403,14 +413,12 @@ export async function coursePretrained(plan: CoursePlan, options: StageOptions =
     return { model: dir, reused: true, result: null, estimate: null, budget: null };
   }
   const dir = plan.pretrain.outputDir!;
-  const finished = readPretrainResult(dir);
-  const saved = finished ? readSavedPretrainSettings(dir) : null;
-  if (finished && saved) {
+  const finished = finishedPretraining(plan);
+  if (finished) {
     // One of other settings (an older profile's, say) is refused now, before the trial spends
     // a minute measuring; pretrain() would refuse it only after.
-    const conflicts = modelConflicts(saved, plan.pretrain);
-    if (conflicts.length) throw otherRunError(dir, conflicts);
-    return { model: dir, reused: true, result: { ...finished, model: dir, reused: true }, estimate: null, budget: null };
+    if (finished.conflicts.length) throw otherRunError(dir, finished.conflicts);
+    return { model: dir, reused: true, result: { ...finished.result, model: dir, reused: true }, estimate: null, budget: null };
   }
   let settings = plan.pretrain;
   let estimate: StageEstimate | null = null;

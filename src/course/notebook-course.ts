@@ -8,12 +8,12 @@
 // logic, shared with `nlpbook course`).
 import { initBackend } from '../util/backend';
 import {
-  courseCorpus, courseFineTuned, coursePlan, coursePretrained, checkProfile, fineTunedReady, pretrainedReady, profileFromEnv,
+  courseCorpus, courseFineTuned, coursePlan, coursePretrained, checkProfile, fineTunedReady, finishedPretraining, profileFromEnv,
   PROFILE_ENV, type CoursePlan, type StageEstimate,
 } from './course-path';
 import type { NsmcCorpus } from '../corpus/index';
 import { NlpbookError } from '../util/errors';
-import { readPretrainResult, type PretrainResult, type PretrainSettings } from '../pretrain/index';
+import type { PretrainResult, PretrainSettings } from '../pretrain/index';
 import type { ProfileName } from './profiles';
 import type { Settings } from '../settings/index';
 import { BertTokenizer } from '../tokenizer/index';
@@ -164,7 +164,8 @@ export async function openCourse(profile?: string): Promise<Course> {
   say(`프로필: ${name} — ${PROFILE_WORDS[name]}`);
   if (course.pretrainSettings) {
     const p = course.pretrainSettings;
-    const done = pretrainedReady(course.plan) ? readPretrainResult(p.outputDir!) : null;
+    const finished = finishedPretraining(course.plan);
+    const done = finished?.conflicts.length === 0 ? finished.result : null;
     say(`모델: ${s.pretrainedModelName} — BERT L${p.layers}/H${p.hidden}/A${p.heads}/I${p.intermediate}, kcbert 어휘; ` +
       (done ? `사전학습 끝남(${pretrainedWords(done)})` : '아직 없음(3a단계나 npm start가 만듭니다. 필요한 셀이 만들기 전에 걸릴 시간을 알려 줍니다)'));
   } else {
