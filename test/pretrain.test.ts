@@ -15,7 +15,10 @@ import { fillMask } from '../src/pretrain/index';
 import { maskBatch, maskCandidates, maskingVocab, maskSequence, tokensToPredict, type MaskingOptions, type MaskingVocab } from '../src/pretrain/masking';
 import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/index';
 import { pretrain, pretrainMetrics, PRETRAIN_RESULT_FILE, type PretrainOptions } from '../src/pretrain/pretrain';
-import { buildSequences, SequenceStore } from '../src/pretrain/pretrain-data';
+import { buildSequences, SequenceStore, taskLabels } from '../src/pretrain/pretrain-data';
+import { NsmcCorpus } from '../src/corpus/index';
+import { ClassificationDataset } from '../src/data/index';
+import { makeSettings } from '../src/settings/index';
 import {
   makePretrainSettings, parsePretrainSetArgs, PRETRAIN_SETTINGS_FILE, validatePretrainSettings, type PretrainSettings,
 } from '../src/pretrain/pretrain-settings';
@@ -264,6 +267,44 @@ describe('pretrain', () => {
     const strip = (dir: string) => pretrainMetrics(dir).train.map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
     assert.deepEqual(strip(s.outputDir!), strip(straightSettings.outputDir!));
     assert.equal(resumed.mlmLoss, straight.mlmLoss);
+  });
+
+  test('a task objective learns the labels less fine-tuning\'s validation split, resumes exactly, and leaves its trained head to fine-tuning', async () => {
+    const s = tiny({ steps: 40, taskWeight: 1, dropout: false });
+    // The labels it may see: every training document except the validation split that
+    // fine-tuning, with the same fraction and seed, draws from the same file.
+    const corpus = new NsmcCorpus({ downstreamCorpusRootDir: corpusRoot, forceDownload: false, corpusMirror: null, emptyDocuments: 'keep', tqdmEnabled: false });
+    const validation = new ClassificationDataset(makeSettings({ downstreamCorpusRootDir: corpusRoot, seed: s.seed, validationFraction: s.validationFraction, maxSeqLength: 64 }),
+      corpus, tokenizer, 'validation', { log: quiet });
+    const examples = corpus.examples('train');
+    const held = new Set(Array.from({ length: validation.length }, (_, i) => examples[validation.sourceIndex(i)].id));
+    assert.equal(held.size, Math.round(TRAIN_ROWS * s.validationFraction));
+    const labels = taskLabels([{ kind: 'nsmc-train', corpus }], s);
+    assert.deepEqual([...labels], examples.map((e) => (held.has(e.id) ? -1 : e.label)));
+
+    const straightRun = await run(s);
+    assert.ok(straightRun.data.labelledSequences! > 0 && straightRun.data.labelledSequences! < straightRun.data.trainSequences - held.size + 40);
+    const { train } = pretrainMetrics(s.outputDir!);
+    assert.ok(train.every((l) => typeof l.taskLoss === 'number' && typeof l.taskAccuracy === 'number'), 'each train line has the task\'s loss and accuracy');
+    const config = JSON.parse(fs.readFileSync(path.join(s.outputDir!, 'config.json'), 'utf8'));
+    assert.deepEqual(config.architectures, ['BertForMaskedLM', 'BertForSequenceClassification']);
+    // Fine-tuning starts from the trained pooler and classifier: nothing is new.
+    const classifier = BertForSequenceClassification.fromPretrained(s.outputDir!, { quiet: true });
+    assert.deepEqual(classifier.loadReport!.missingKeys, []);
+    classifier.dispose();
+    const mlm = BertForMaskedLM.fromPretrained(s.outputDir!, { quiet: true });
+    assert.deepEqual(mlm.loadReport!.missingKeys, []);
+    mlm.dispose();
+
+    const r = { ...s, outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model') };
+    assert.equal((await run(r, { stopAt: { steps: 13 } })).finished, false);
+    const resumed = await run(r);
+    assert.equal(resumed.resumedFrom, 13);
+    assert.equal(maxWeightDifference(s.outputDir!, r.outputDir!), 0);
+    const strip = (dir: string) => pretrainMetrics(dir).train.map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
+    assert.deepEqual(strip(r.outputDir!), strip(s.outputDir!));
+
+    assert.throws(() => makePretrainSettings({ taskWeight: 1, packing: true }), /taskWeight.*packing false/);
   });
 
   test('ELECTRA: the discriminator learns, a stopped-and-resumed run equals a straight one, and the folder loads as a BERT classifier', async () => {

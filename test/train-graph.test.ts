@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend, tf } from '../src/util/backend';
 import { NlpbookError } from '../src/util/errors';
-import { BertForMaskedLM, BertForSequenceClassification, ClassificationForwardGraph } from '../src/model/index';
+import { BertConfig, BertForMaskedLM, BertForSequenceClassification, ClassificationForwardGraph, hasTaskHead } from '../src/model/index';
 import { ClassificationTrainGraph, MlmTrainGraph, weightShapes, type TrainGraphOptions } from '../src/model/train-graph';
 import { clipGradNorm, accuracy, crossEntropy, sparseCrossEntropy, symmetricKl, ClassificationTask, type TaskBatch } from '../src/task/index';
 import { makeSettings } from '../src/settings/index';
@@ -240,26 +240,26 @@ describe('training graph', () => {
   });
 });
 
-describe('masked-LM training graph (pretraining)', () => {
-  /** Every third real token of each row (never [CLS]), as flat positions, and their ids as labels. */
-  function mlmBatch(b: RefBatch, mask: number[][]) {
-    const S = b.input_ids[0].length;
-    const positions: number[] = [];
-    const labels: number[] = [];
-    mask.forEach((row, i) => row.forEach((m, j) => {
-      if (m === 1 && j > 0 && (i + j) % 3 === 0) {
-        positions.push(i * S + j);
-        labels.push(b.input_ids[i][j]);
-      }
-    }));
-    return {
-      inputIds: tf.tensor2d(b.input_ids, undefined, 'int32') as tf.Tensor2D,
-      attentionMask: tf.tensor2d(mask, undefined, 'int32') as tf.Tensor2D,
-      maskedPositions: tf.tensor1d(positions, 'int32'),
-      labels: tf.tensor1d(labels, 'int32'),
-    };
-  }
+/** Every third real token of each row (never [CLS]), as flat positions, and their ids as labels. */
+function mlmBatch(b: RefBatch, mask: number[][]) {
+  const S = b.input_ids[0].length;
+  const positions: number[] = [];
+  const labels: number[] = [];
+  mask.forEach((row, i) => row.forEach((m, j) => {
+    if (m === 1 && j > 0 && (i + j) % 3 === 0) {
+      positions.push(i * S + j);
+      labels.push(b.input_ids[i][j]);
+    }
+  }));
+  return {
+    inputIds: tf.tensor2d(b.input_ids, undefined, 'int32') as tf.Tensor2D,
+    attentionMask: tf.tensor2d(mask, undefined, 'int32') as tf.Tensor2D,
+    maskedPositions: tf.tensor1d(positions, 'int32'),
+    labels: tf.tensor1d(labels, 'int32'),
+  };
+}
 
+describe('masked-LM training graph (pretraining)', () => {
   test('loss, accuracy and clipped gradients equal the eager BertForMaskedLM\'s, with and without dropout and padding skipping', { skip: !graphAvailable() && 'needs the native backend' }, () => {
     const model = BertForMaskedLM.fromPretrained(TINY, { quiet: true });
     const shapes = weightShapes(model.weights);
@@ -292,6 +292,52 @@ describe('masked-LM training graph (pretraining)', () => {
       });
     }
     Object.values(graphs).forEach((g) => g.dispose());
+    model.dispose();
+  });
+});
+
+describe('masked-LM training graph with a task head (pretraining taskWeight)', () => {
+  test('loss, task scores and gradients are the masked LM\'s plus taskWeight × the classifier\'s on the labelled rows', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const json = JSON.parse(fs.readFileSync(path.join(TINY, 'config.json'), 'utf8'));
+    const config = BertConfig.fromJSON({ ...json, architectures: ['BertForMaskedLM', 'BertForSequenceClassification'] });
+    const model = BertForMaskedLM.init(config, 3);
+    assert.ok(hasTaskHead(model.config) && model.weights.has('classifier.weight') && model.weights.has('bert.pooler.dense.weight'));
+    const b = refBatches()[8]; // padded rows
+    const rows = b.input_ids.length;
+    const labels = Array.from({ length: rows }, (_, i) => (i % 3 === 2 ? -1 : i % 2)); // every third row unlabelled
+    const kept = labels.map((l, i) => (l >= 0 ? i : -1)).filter((i) => i >= 0);
+    const taskWeight = 0.7;
+    const all = weightShapes(model.weights);
+    const pick = (keep: (n: string) => boolean) => new Map([...all].filter(([n]) => keep(n)));
+    const isHead = (n: string) => n.startsWith('classifier.') || n.startsWith('bert.pooler.');
+    const withTask = new MlmTrainGraph(model.config, all, { dropout: false, taskWeight });
+    const mlmOnly = new MlmTrainGraph(model.config, pick((n) => !isHead(n)), { dropout: false });
+    const cls = new ClassificationTrainGraph(model.config, pick((n) => !n.startsWith('cls.')), { dropout: false });
+    const weightsOf = (shapes: Map<string, number[]>) => [...shapes.keys()].map((n) => model.weights.get(n)!);
+    tf.tidy(() => {
+      const batch = { ...mlmBatch(b, b.attention_mask), sequenceLabels: tf.tensor1d(labels, 'int32') };
+      const r = withTask.run(weightsOf(all), batch);
+      const m = mlmOnly.run(weightsOf(pick((n) => !isHead(n))), batch);
+      // The classifier alone on the labelled rows, token types 0 as in pretraining.
+      const sub = (t: tf.Tensor2D) => tf.gather(t, kept);
+      const c = cls.run(weightsOf(pick((n) => !n.startsWith('cls.'))), {
+        inputIds: sub(batch.inputIds), attentionMask: sub(batch.attentionMask), tokenTypeIds: tf.zerosLike(sub(batch.inputIds)), labels: tf.tensor1d(kept.map((i) => labels[i]), 'int32'),
+      });
+      assert.ok(Math.abs(r.loss.dataSync()[0] - m.loss.dataSync()[0]) < 1e-6, 'the MLM loss is reported alone');
+      assert.ok(Math.abs(r.task!.loss.dataSync()[0] - c.loss.dataSync()[0]) < 1e-5, `task loss ${r.task!.loss.dataSync()[0]} vs ${c.loss.dataSync()[0]}`);
+      const right = tf.sum(tf.cast(tf.equal(tf.argMax(c.logits, 1), tf.tensor1d(kept.map((i) => labels[i]), 'int32')), 'float32')).dataSync()[0];
+      assert.ok(Math.abs(r.task!.accuracy.dataSync()[0] - right / kept.length) < 1e-6, 'task accuracy over the labelled rows');
+      const d = compareGrads(model, r.grads, (n) => {
+        const fromMlm = m.grads.get(n);
+        const fromCls = c.grads.get(n);
+        const scaled = fromCls ? tf.mul(fromCls, taskWeight) : null;
+        return fromMlm && scaled ? tf.add(fromMlm, scaled) : (fromMlm ?? scaled)!;
+      });
+      assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+      assert.throws(() => withTask.run(weightsOf(all), mlmBatch(b, b.attention_mask)), /needs sequenceLabels/);
+    });
+    assert.throws(() => new MlmTrainGraph(model.config, all, { dropout: false }), /no gradient for bert\.pooler/);
+    [withTask, mlmOnly, cls].forEach((g) => g.dispose());
     model.dispose();
   });
 });

@@ -91,9 +91,14 @@ export function coursePlan(
         modelMirror: settings.modelMirror,
         outputDir: pretrainedDir,
         seed: settings.seed,
+        // A task objective leaves out the labels of fine-tuning's validation split: the same draw.
+        validationFraction: settings.validationFraction,
         tqdmEnabled: settings.tqdmEnabled,
       })
     : null;
+  if (pretrainSettings && pretrainSettings.taskWeight > 0 && settings.emptyDocuments !== 'keep') {
+    throw new NlpbookError(`settings.emptyDocuments: expected "keep" with a pretraining task objective (taskWeight ${pretrainSettings.taskWeight}), which holds out fine-tuning's validation split as "keep" draws it; got "${settings.emptyDocuments}"`);
+  }
   const minutes = options.minutes === undefined ? p.minutes ?? null : options.minutes;
   if (minutes !== null && !(minutes > 0)) throw new NlpbookError(`--minutes: expected a positive number of minutes, got ${minutes}`);
   return { profile, description: p.description, dir, settings, pretrain: pretrainSettings, slice: p.slice ? { ...p.slice } : null, corpusRoot, minutes };

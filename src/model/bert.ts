@@ -282,8 +282,23 @@ export interface MaskedLMInputs extends BertInputs {
 }
 
 /** BERT with the masked-language-model head (Hugging Face BertForMaskedLM); the decoder is tied to the word embeddings. */
+/**
+ * A masked LM whose config.json lists both BertForMaskedLM and BertForSequenceClassification
+ * also carries the classifier's pooler and head (pretraining with a task objective,
+ * pretrain settings taskWeight): fine-tuning and Python's BertForSequenceClassification
+ * then start from that trained head instead of a new one.
+ */
+export function hasTaskHead(config: BertConfig): boolean {
+  return config.architectures.includes('BertForMaskedLM') && config.architectures.includes('BertForSequenceClassification');
+}
+
 export class BertForMaskedLM extends BertPreTrainedModel {
   readonly architecture = 'BertForMaskedLM';
+
+  /** config.json's "architectures" when saved: both classes with a task head (hasTaskHead). */
+  get architectures(): string[] {
+    return hasTaskHead(this.config) ? ['BertForMaskedLM', 'BertForSequenceClassification'] : ['BertForMaskedLM'];
+  }
 
   constructor(config: BertConfig, source?: WeightSource, seed = 0) {
     super(config, BertForMaskedLM.specs(config), 'bert.', source, seed);
@@ -308,13 +323,18 @@ export class BertForMaskedLM extends BertPreTrainedModel {
 
   private static specs(config: BertConfig): ParamSpec[] {
     const H = config.hiddenSize;
+    const task = hasTaskHead(config);
     return [
-      ...encoderSpecs(config, 'bert.', false),
+      ...encoderSpecs(config, 'bert.', task),
       { name: 'cls.predictions.transform.dense.weight', shape: [H, H], init: 'normal' },
       { name: 'cls.predictions.transform.dense.bias', shape: [H], init: 'zeros' },
       { name: 'cls.predictions.transform.LayerNorm.weight', shape: [H], init: 'ones' },
       { name: 'cls.predictions.transform.LayerNorm.bias', shape: [H], init: 'zeros' },
       { name: 'cls.predictions.bias', shape: [config.vocabSize], init: 'zeros' },
+      ...(task ? [
+        { name: 'classifier.weight', shape: [config.numLabels, H], init: 'normal' as const },
+        { name: 'classifier.bias', shape: [config.numLabels], init: 'zeros' as const },
+      ] : []),
     ];
   }
 

@@ -28,6 +28,8 @@ export type WeightSource = (name: string, shape: number[]) => tf.Tensor | Float3
 export interface CheckpointModel {
   /** The Python class (config.json "architectures"). */
   readonly architecture: string;
+  /** config.json's "architectures" when it lists more than `architecture` (default: [architecture]). */
+  readonly architectures?: string[];
   readonly config: BertConfig;
   /** Parameters by Hugging Face name. */
   readonly weights: Map<string, tf.Variable>;
@@ -289,7 +291,7 @@ export function saveModel(model: CheckpointModel, dir: string, options: SaveOpti
   writeSafetensors(weightsFile, tensors, { format: 'pt' });
   written.push(weightsFile);
   const configFile = path.join(dir, 'config.json');
-  writeJsonAtomic(configFile, model.config.toJSON([model.architecture]));
+  writeJsonAtomic(configFile, model.config.toJSON(model.architectures ?? [model.architecture]));
   written.push(configFile);
   if (options.tokenizerDir !== undefined) {
     if (!fs.existsSync(path.join(options.tokenizerDir, 'vocab.txt'))) {

@@ -2,7 +2,7 @@
 // from and saved to Hugging Face folders, found in a mirror, Python's cache or the hub.
 // Notebook 03b-pretrained-model (03a-pretraining builds one from scratch with these parts).
 export { BertConfig, type HiddenAct } from './config';
-export { BertForMaskedLM, BertForSequenceClassification, BertModel, BertPreTrainedModel, type BertInputs } from './bert';
+export { BertForMaskedLM, hasTaskHead, BertForSequenceClassification, BertModel, BertPreTrainedModel, type BertInputs } from './bert';
 export {
   loadWeights, openWeights, SAVED_TOKENIZER_FILES, saveModel, WEIGHTS_FILES,
   type CheckpointModel, type LoadReport, type PretrainedOptions, type SaveOptions, type WeightSource,

@@ -541,6 +541,8 @@ export interface MlmTrainGraphInputs {
   maskedPositions: tf.Tensor1D;
   /** The original token at each masked position. */
   labels: tf.Tensor1D;
+  /** With a task head: each sequence's class, or -1 where it has none (left out of the task loss). */
+  sequenceLabels?: tf.Tensor1D;
 }
 
 export interface MlmTrainGraphResult {
@@ -552,6 +554,18 @@ export interface MlmTrainGraphResult {
   gradNorm: tf.Scalar;
   /** Gradient for every parameter, by Hugging Face name; clipped when built with maxGradNorm > 0. */
   grads: Map<string, tf.Tensor>;
+  /** With a task head: the mean cross-entropy and the accuracy of the sequences that have a label. */
+  task?: { loss: tf.Scalar; accuracy: tf.Scalar };
+}
+
+/** MlmTrainGraph's options: TrainGraphOptions and the weight of a task head's loss. */
+export interface MlmTrainGraphOptions extends TrainGraphOptions {
+  /**
+   * > 0: the model also has BertForSequenceClassification's pooler and classifier, and the
+   * step adds taskWeight × their cross-entropy on the same (masked) batch to the MLM loss
+   * (TLM, Yao et al. 2022). 0 (default): masked LM alone.
+   */
+  taskWeight?: number;
 }
 
 /**
@@ -564,19 +578,22 @@ export interface MlmTrainGraphResult {
 export class MlmTrainGraph {
   private readonly session: GraphSession;
   private readonly weightFeeds: Sym[];
-  private readonly inputs: { ids: Sym; mask: Sym; positions: Sym; labels: Sym; seeds: Sym | null };
+  private readonly inputs: { ids: Sym; mask: Sym; positions: Sym; labels: Sym; sequenceLabels: Sym | null; seeds: Sym | null };
   private readonly fetches: Sym[];
   /** Dropout seeds per call (the model's SeedStream order: embeddings, 3 per layer). */
   readonly seedCount: number;
   readonly dropout: boolean;
   readonly maxGradNorm: number;
+  readonly taskWeight: number;
   readonly paramNames: readonly string[];
 
-  constructor(readonly config: BertConfig, params: ReadonlyMap<string, readonly number[]>, options: TrainGraphOptions = {}) {
+  constructor(readonly config: BertConfig, params: ReadonlyMap<string, readonly number[]>, options: MlmTrainGraphOptions = {}) {
     const c = config;
     const dropout = (this.dropout = options.dropout ?? true);
     const maxGradNorm = (this.maxGradNorm = options.maxGradNorm ?? 0);
     if (!(maxGradNorm >= 0)) throw new Error(`train graph: maxGradNorm must be >= 0, got ${maxGradNorm}`);
+    const taskWeight = (this.taskWeight = options.taskWeight ?? 0);
+    if (!(taskWeight >= 0)) throw new Error(`train graph: taskWeight must be >= 0, got ${taskWeight}`);
     const paramNames = (this.paramNames = [...params.keys()]);
     const g = new GraphBuilder();
     const o = new BertGraphOps(g);
@@ -586,8 +603,9 @@ export class MlmTrainGraph {
     const mask = g.placeholder('attention_mask', 'int32', [-1, -1]);
     const positions = g.placeholder('masked_positions', 'int32', [-1]);
     const labels = g.placeholder('labels', 'int32', [-1]);
+    const sequenceLabels = taskWeight > 0 ? g.placeholder('sequence_labels', 'int32', [-1]) : null;
     const seeds = seedSource(g, this.seedCount, dropout);
-    this.inputs = { ids, mask, positions, labels, seeds: seeds.input };
+    this.inputs = { ids, mask, positions, labels, sequenceLabels, seeds: seeds.input };
     const { feeds, w } = weightPlaceholders(g, params);
     this.weightFeeds = feeds;
 
@@ -618,17 +636,48 @@ export class MlmTrainGraph {
     const dh = o.activationBackward(c.hiddenAct, lnb.dx, h, act.cdf);
     const tr = o.linearBackward(dh, xm, tW);
     grads.set('cls.predictions.transform.dense.weight', tr.dW).set('cls.predictions.transform.dense.bias', tr.db);
-    const { wordRows, distinct } = enc.backward(g.scatterRows(at, tr.dx, g.stack([enc.rowCount, c.hiddenSize])), grads);
+    const rowsShape = g.stack([enc.rowCount, c.hiddenSize]);
+    let dx = g.scatterRows(at, tr.dx, rowsShape);
+
+    // The task head on the same pass: BertForSequenceClassification's pooler and classifier
+    // on each sequence's first token (no dropout: none while pretraining), cross-entropy over
+    // the sequences that have a label, times taskWeight. Its gradient joins the MLM head's
+    // at the encoder's output.
+    let task: { loss: Sym; accuracy: Sym } | null = null;
+    if (sequenceLabels) {
+      const first = g.gather(enc.x, enc.firstRows);
+      const poolW = w('bert.pooler.dense.weight');
+      const pooled = g.tanh(o.linear(first, poolW, w('bert.pooler.dense.bias')));
+      const clsW = w('classifier.weight');
+      const logits = o.linear(pooled, clsW, w('classifier.bias'));
+      const labelled = g.cast(g.node('GreaterEqual', [sequenceLabels, g.int(0)], { T: { type: 'int32' } }, { dtype: 'bool' })[0], 'float32');
+      const count = g.node('Maximum', [g.sum(labelled, [0]), o.scalar(1)], { T: { type: 'float32' } })[0];
+      const safeLabels = g.node('Maximum', [sequenceLabels, g.int(0)], { T: { type: 'int32' } })[0];
+      const tce = g.sparseSoftmaxCrossEntropy(logits, safeLabels);
+      const right = g.cast(g.equal(g.argMax(logits, 1), safeLabels), 'float32');
+      task = { loss: g.div(g.sum(g.mul(tce.loss, labelled), [0]), count), accuracy: g.div(g.sum(g.mul(right, labelled), [0]), count) };
+      const dLogits = g.mul(tce.backprop, g.expandDims(g.mul(labelled, g.div(o.scalar(taskWeight), count)), 1));
+      const cls = o.linearBackward(dLogits, pooled, clsW);
+      grads.set('classifier.weight', cls.dW).set('classifier.bias', cls.db);
+      const pool = o.linearBackward(g.tanhGrad(pooled, cls.dx), first, poolW);
+      grads.set('bert.pooler.dense.weight', pool.dW).set('bert.pooler.dense.bias', pool.db);
+      dx = g.add(dx, g.scatterRows(enc.firstRows, pool.dx, rowsShape));
+    }
+    const { wordRows, distinct } = enc.backward(dx, grads);
     // The decoder already makes the word embeddings' gradient dense: add the input side's rows to it.
     grads.set(WORD, g.add(dec.dW, g.unsortedSegmentSum(wordRows, distinct.values, c.vocabSize)));
 
     const ordered = paramNames.map((n) => {
       const grad = grads.get(n);
-      if (!grad) throw new Error(`train graph: no gradient for ${n} (not a BertForMaskedLM parameter?)`);
+      if (!grad) throw new Error(`train graph: no gradient for ${n} (not a BertForMaskedLM parameter${taskWeight > 0 ? '' : ', or a task head without taskWeight'}?)`);
       return grad;
     });
     const { gradNorm, clipped } = normAndClip(g, o, ordered, maxGradNorm);
-    this.fetches = [g.identity(loss, 'loss'), g.identity(accuracy, 'accuracy'), g.identity(gradNorm, 'grad_norm'), ...clipped.map((t, i) => g.identity(t, `grad${i}`))];
+    this.fetches = [
+      g.identity(loss, 'loss'), g.identity(accuracy, 'accuracy'), g.identity(gradNorm, 'grad_norm'),
+      ...(task ? [g.identity(task.loss, 'task_loss'), g.identity(task.accuracy, 'task_accuracy')] : []),
+      ...clipped.map((t, i) => g.identity(t, `grad${i}`)),
+    ];
     this.session = new GraphSession(g);
   }
 
@@ -638,8 +687,14 @@ export class MlmTrainGraph {
       [this.inputs.ids, batch.inputIds], [this.inputs.mask, batch.attentionMask], [this.inputs.positions, batch.maskedPositions], [this.inputs.labels, batch.labels],
       ...this.weightFeeds.map((s, i) => [s, weights[i]] as [Sym, tf.Tensor]),
     ];
-    const [loss, accuracy, gradNorm, ...grads] = runWithSeeds(this.session, feeds, this.fetches, this.inputs.seeds, this.seedCount, seed);
-    return { loss: loss as tf.Scalar, accuracy: accuracy as tf.Scalar, gradNorm: gradNorm as tf.Scalar, grads: new Map(this.paramNames.map((n, i) => [n, grads[i]])) };
+    if (this.inputs.sequenceLabels) {
+      if (!batch.sequenceLabels) throw new Error('train graph: a graph with a task head needs sequenceLabels');
+      feeds.push([this.inputs.sequenceLabels, batch.sequenceLabels]);
+    }
+    const [loss, accuracy, gradNorm, ...rest] = runWithSeeds(this.session, feeds, this.fetches, this.inputs.seeds, this.seedCount, seed);
+    const task = this.inputs.sequenceLabels ? { loss: rest[0] as tf.Scalar, accuracy: rest[1] as tf.Scalar } : undefined;
+    const grads = task ? rest.slice(2) : rest;
+    return { loss: loss as tf.Scalar, accuracy: accuracy as tf.Scalar, gradNorm: gradNorm as tf.Scalar, grads: new Map(this.paramNames.map((n, i) => [n, grads[i]])), ...(task ? { task } : {}) };
   }
 
   dispose(): void {

@@ -142,6 +142,8 @@ export interface MlmBatch {
   labels: Int32Array;
   /** Tokens that are not padding. */
   realTokens: number;
+  /** With a task objective: each row's class (-1: none, left out of the task loss). */
+  sequenceLabels?: Int32Array;
 }
 
 /** Masks each sequence and pads them to the longest into one batch. */

@@ -24,7 +24,7 @@ import { check } from '../util/errors';
 import { type CheckpointParts, type LoopState, type StepOutput, type TrainingPlan, type TrainingTask, type TrainLine, stepPlan, evaluationBatches } from '../train/index';
 import { DataLoader } from '../data/index';
 import { maskBatch, type MaskingOptions, type MaskingVocab, type MlmBatch } from './masking';
-import { BertForMaskedLM, ElectraForPreTraining, ElectraTrainGraph, saveModel, MlmTrainGraph, skipPaddingPays, weightShapes } from '../model/index';
+import { BertForMaskedLM, ElectraForPreTraining, ElectraTrainGraph, hasTaskHead, saveModel, MlmTrainGraph, skipPaddingPays, weightShapes } from '../model/index';
 import { AdamW, clipScale, accuracy, sparseCrossEntropy, linearSchedule, lrAt, type AdamWKernel, type LinearSchedule } from '../task/index';
 import type { PretrainData, PretrainDataInfo, SequenceStore } from './pretrain-data';
 import { PRETRAIN_SETTINGS_FILE, savePretrainSettings, type PretrainSettings } from './pretrain-settings';
@@ -46,7 +46,10 @@ export interface PretrainState {
   /** Real (non-padding) tokens trained on so far. */
   trainedTokens: number;
   /** Steps since the last metrics line, already read to the host; sums weighted by masked tokens. */
-  window: { steps: number; masked: number; lossSum: number; accuracySum: number; tokens: number; discriminatorSum?: number; discriminatorSteps?: number };
+  window: {
+    steps: number; masked: number; lossSum: number; accuracySum: number; tokens: number;
+    discriminatorSum?: number; discriminatorSteps?: number; taskLossSum?: number; taskAccuracySum?: number; taskSteps?: number;
+  };
   /** Why training ended ('steps': all done; 'minutes': the time budget), null while it goes on. */
   stoppedBy: 'steps' | 'minutes' | null;
   /** Wall seconds of training so far (all sessions). */
@@ -108,6 +111,9 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
    */
   private discriminatorPending: tf.Scalar[] = [];
   private discriminatorWindow = { sum: 0, steps: 0 };
+  /** With a task objective (settings.taskWeight): its loss and accuracy per step, read the same way. */
+  private taskPending: [tf.Scalar, tf.Scalar][] = [];
+  private taskWindow = { lossSum: 0, accuracySum: 0, steps: 0 };
 
   constructor(
     private readonly settings: PretrainSettings,
@@ -121,6 +127,11 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const s = settings;
     this.useGraph = options.graph ?? graphAvailable();
     check(!this.useGraph || graphAvailable(), `pretrain: graph: true needs the native tensorflow backend; this one is "${tf.getBackend()}"`);
+    if (s.taskWeight > 0) {
+      // The task head is trained by the training graph only (the eager step computes the masked LM alone).
+      check(this.useGraph, `pretrain settings: taskWeight ${s.taskWeight} needs the training graph (the native tensorflow backend); this one is "${tf.getBackend()}"`);
+      check(model instanceof BertForMaskedLM && hasTaskHead(model.config) && data.train.labels !== null, 'pretrain: taskWeight > 0 needs a model with a task head and labelled sequences');
+    }
     this.rootRng = new Rng(s.seed);
     this.masking = maskingOptions(s);
     this.loader = new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, seed: s.seed, lengthBucketing: !s.packing });
@@ -153,6 +164,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const epoch = Math.floor(saved.step / perEpoch);
     const w = saved.window;
     this.discriminatorWindow = { sum: w.discriminatorSum ?? 0, steps: w.discriminatorSteps ?? 0 };
+    this.taskWindow = { lossSum: w.taskLossSum ?? 0, accuracySum: w.taskAccuracySum ?? 0, steps: w.taskSteps ?? 0 };
     return {
       step: saved.step,
       totalSteps: saved.totalSteps,
@@ -176,7 +188,9 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const epoch = Math.floor(step / this.loader.length);
     const indices = this.loader.plan(epoch)[step % this.loader.length];
     const rows = indices.map((i) => this.data.train.sequence(i));
-    return maskBatch(rows, this.vocab, this.masking, this.rootRng.fork(`masks-${step}`));
+    const batch = maskBatch(rows, this.vocab, this.masking, this.rootRng.fork(`masks-${step}`));
+    const labels = this.data.train.labels;
+    return labels ? { ...batch, sequenceLabels: Int32Array.from(indices, (i) => labels[i]) } : batch;
   }
 
   *batches(epoch: number, from: number): Iterable<MlmBatch> {
@@ -194,8 +208,10 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
           // The graph also takes the norm and clips, so AdamW gets ready gradients.
           const r = (this.graphFor(batch) as MlmTrainGraph).run([...this.model.weights.values()], {
             inputIds: t.inputIds, attentionMask: t.attentionMask ?? tf.onesLike(t.inputIds), maskedPositions: t.maskedPositions, labels: t.labels,
+            sequenceLabels: t.sequenceLabels,
           }, seed);
           this.optimizer.step(r.grads, { lr });
+          if (r.task) this.taskPending.push([tf.keep(r.task.loss), tf.keep(r.task.accuracy)]);
           return { loss: r.loss, accuracy: r.accuracy };
         }
         let acc: tf.Scalar | undefined;
@@ -247,7 +263,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const options = { maxGradNorm: this.settings.maxGradNorm, skipPadding, dropout: this.settings.dropout };
     return (this.graphs[key] ??= this.model instanceof ElectraForPreTraining
       ? new ElectraTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, discriminatorWeight: this.settings.discriminatorWeight })
-      : new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), options));
+      : new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, taskWeight: this.settings.taskWeight }));
   }
 
   /** ELECTRA: reads the pending discriminator accuracies into the window's sum. */
@@ -260,12 +276,32 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     this.discriminatorPending = [];
   }
 
-  /** Tokens trained on, and real tokens per second since the previous line (ELECTRA: and the discriminator's accuracy). */
-  trainLineFields(): { tokens: number; tokensPerSecond: number; discriminatorAccuracy?: number } {
+  /** Task objective: reads the pending task losses and accuracies into the window's sums. */
+  private drainTask(): void {
+    for (const [l, a] of this.taskPending) {
+      this.taskWindow.lossSum += l.dataSync()[0];
+      this.taskWindow.accuracySum += a.dataSync()[0];
+      this.taskWindow.steps += 1;
+      tf.dispose([l, a]);
+    }
+    this.taskPending = [];
+  }
+
+  /**
+   * Tokens trained on, and real tokens per second since the previous line (ELECTRA: and the
+   * discriminator's accuracy; a task objective: its mean loss and accuracy).
+   */
+  trainLineFields(): { tokens: number; tokensPerSecond: number; discriminatorAccuracy?: number; taskLoss?: number; taskAccuracy?: number } {
     const now = Date.now();
     const tokensPerSecond = Math.round((this.windowTokens - this.windowStart.tokens) / Math.max(1e-3, (now - this.windowStart.time) / 1000));
     this.windowTokens = 0;
     this.windowStart = { time: now, tokens: 0 };
+    if (this.settings.taskWeight > 0) {
+      this.drainTask();
+      const w = this.taskWindow;
+      this.taskWindow = { lossSum: 0, accuracySum: 0, steps: 0 };
+      return { tokens: this.trainedTokens, tokensPerSecond, taskLoss: w.steps ? w.lossSum / w.steps : 0, taskAccuracy: w.steps ? w.accuracySum / w.steps : 0 };
+    }
     if (!(this.model instanceof ElectraForPreTraining)) return { tokens: this.trainedTokens, tokensPerSecond };
     this.drainDiscriminator();
     const w = this.discriminatorWindow;
@@ -275,7 +311,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
 
   progressInfo(line: TrainLine & Record<string, number | string>): string {
     const disc = typeof line.discriminatorAccuracy === 'number' ? ` disc ${line.discriminatorAccuracy.toFixed(3)}` : '';
-    return `loss ${line.loss.toFixed(3)} acc ${line.accuracy.toFixed(3)}${disc} lr ${line.lr.toExponential(2)} ${line.tokensPerSecond} tok/s`;
+    const task = typeof line.taskAccuracy === 'number' ? ` task acc ${line.taskAccuracy.toFixed(3)}` : '';
+    return `loss ${line.loss.toFixed(3)} acc ${line.accuracy.toFixed(3)}${disc}${task} lr ${line.lr.toExponential(2)} ${line.tokensPerSecond} tok/s`;
   }
 
   async evaluate(at: { step: number }): Promise<HeldOutScores> {
@@ -297,6 +334,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const w = loop.window;
     const electra = this.model instanceof ElectraForPreTraining;
     if (electra) this.drainDiscriminator();
+    const task = this.settings.taskWeight > 0;
+    if (task) this.drainTask();
     return {
       files: { [PRETRAIN_SETTINGS_FILE]: this.settings },
       tokenizer: tokenizerFiles(this.tokenizer),
@@ -311,6 +350,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
         window: {
           steps: w.steps, masked: w.weight, lossSum: w.lossSum, accuracySum: w.accuracySum, tokens: this.windowTokens,
           ...(electra ? { discriminatorSum: this.discriminatorWindow.sum, discriminatorSteps: this.discriminatorWindow.steps } : {}),
+          ...(task ? { taskLossSum: this.taskWindow.lossSum, taskAccuracySum: this.taskWindow.accuracySum, taskSteps: this.taskWindow.steps } : {}),
         },
         stoppedBy: loop.stoppedBy === 'early' ? 'steps' : loop.stoppedBy,
         seconds: loop.seconds,
@@ -332,6 +372,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   dispose(): void {
     tf.dispose(this.discriminatorPending);
     this.discriminatorPending = [];
+    tf.dispose(this.taskPending.flat());
+    this.taskPending = [];
     this.graphs.skipPadding?.dispose();
     this.graphs.full?.dispose();
     this.graphs = {};
@@ -346,6 +388,7 @@ interface MlmTensors {
   attentionMask?: tf.Tensor2D;
   maskedPositions: tf.Tensor1D;
   labels: tf.Tensor1D;
+  sequenceLabels?: tf.Tensor1D;
 }
 
 function toTensors(b: MlmBatch): MlmTensors {
@@ -355,11 +398,12 @@ function toTensors(b: MlmBatch): MlmTensors {
     attentionMask: b.attentionMask ? tf.tensor2d(b.attentionMask, shape, 'int32') : undefined,
     maskedPositions: tf.tensor1d(b.positions, 'int32'),
     labels: tf.tensor1d(b.labels, 'int32'),
+    sequenceLabels: b.sequenceLabels ? tf.tensor1d(b.sequenceLabels, 'int32') : undefined,
   };
 }
 
 function disposeTensors(t: MlmTensors): void {
-  tf.dispose([t.inputIds, t.maskedPositions, t.labels, ...(t.attentionMask ? [t.attentionMask] : [])]);
+  tf.dispose([t.inputIds, t.maskedPositions, t.labels, ...(t.attentionMask ? [t.attentionMask] : []), ...(t.sequenceLabels ? [t.sequenceLabels] : [])]);
 }
 
 /**

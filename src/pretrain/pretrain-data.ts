@@ -23,10 +23,10 @@
 // default; packing stays an option for long texts (textFiles).
 import * as fs from 'fs';
 import * as path from 'path';
-import { ensureCorpus, NsmcCorpus } from '../corpus/index';
+import { ensureCorpus, NsmcCorpus, readNsmc } from '../corpus/index';
 import { check, NlpbookError } from '../util/errors';
 import { sha256, sha256File } from '../util/fsutil';
-import type { FeatureSource } from '../data/index';
+import { splitTrainValidation, type FeatureSource } from '../data/index';
 import type { MaskingVocab } from './masking';
 import { readSafetensors, writeSafetensors } from '../model/index';
 import type { PretrainSettings } from './pretrain-settings';
@@ -38,8 +38,10 @@ import type { BertTokenizer } from '../tokenizer/index';
 export class SequenceStore implements FeatureSource {
   readonly padTokenId: number;
 
-  constructor(readonly ids: Int32Array, readonly offsets: Int32Array, padTokenId = 0) {
+  /** `labels`: each sequence's class for a task objective (-1: none), or null when there is none. */
+  constructor(readonly ids: Int32Array, readonly offsets: Int32Array, padTokenId = 0, readonly labels: Int32Array | null = null) {
     check(offsets.length >= 1 && offsets[0] === 0 && offsets[offsets.length - 1] === ids.length, 'SequenceStore: offsets do not span the ids');
+    check(labels === null || labels.length === offsets.length - 1, 'SequenceStore: one label per sequence');
     this.padTokenId = padTokenId;
   }
 
@@ -47,7 +49,7 @@ export class SequenceStore implements FeatureSource {
     return this.offsets.length - 1;
   }
 
-  /** Sequence i (a view). The label is unused (the DataLoader's FeatureSource wants one). */
+  /** Sequence i (a view). The label is unused here (the DataLoader's FeatureSource wants one; see `labels`). */
   get(i: number): { inputIds: Int32Array; label: number } {
     return { inputIds: this.sequence(i), label: 0 };
   }
@@ -73,8 +75,10 @@ class StoreBuilder {
   private ids = new Int32Array(1 << 16);
   private used = 0;
   private offsets: number[] = [0];
+  private labels: number[] = [];
 
-  push(parts: ArrayLike<number>[]): void {
+  push(parts: ArrayLike<number>[], label = -1): void {
+    this.labels.push(label);
     let n = 0;
     for (const p of parts) n += p.length;
     if (this.used + n > this.ids.length) {
@@ -93,8 +97,9 @@ class StoreBuilder {
     return this.offsets.length - 1;
   }
 
-  build(padTokenId: number): SequenceStore {
-    return new SequenceStore(this.ids.slice(0, this.used), Int32Array.from(this.offsets), padTokenId);
+  /** `withLabels`: keep the labels pushed with the sequences. */
+  build(padTokenId: number, withLabels = false): SequenceStore {
+    return new SequenceStore(this.ids.slice(0, this.used), Int32Array.from(this.offsets), padTokenId, withLabels ? Int32Array.from(this.labels) : null);
   }
 }
 
@@ -210,6 +215,8 @@ export interface SequenceOptions {
   clsTokenId: number;
   sepTokenId: number;
   padTokenId: number;
+  /** Each document's label (indexed like the pieces; -1: none): the sequences keep theirs (one document per sequence only). */
+  labels?: Int32Array;
 }
 
 /** True when a document has at least one token masking may choose (a sequence without one teaches nothing). */
@@ -231,13 +238,14 @@ export function buildSequences(pieces: SequenceStore, indices: ArrayLike<number>
   const cls = [o.clsTokenId];
   const sep = [o.sepTokenId];
   const builder = new StoreBuilder();
+  check(!(o.packing && o.labels), 'buildSequences: labels need one document per sequence (packing false)');
   if (!o.packing) {
     for (let k = 0; k < indices.length; k++) {
       const doc = pieces.sequence(indices[k]);
       if (!hasMaskable(doc, vocab)) continue;
-      builder.push([cls, doc.subarray(0, room), sep]);
+      builder.push([cls, doc.subarray(0, room), sep], o.labels ? o.labels[indices[k]] : -1);
     }
-    return builder.build(o.padTokenId);
+    return builder.build(o.padTokenId, o.labels !== undefined);
   }
   let parts: ArrayLike<number>[] = [cls];
   let used = 1;
@@ -269,6 +277,8 @@ export interface PretrainDataInfo {
   /** Tokens of the training sequences, [CLS]/[SEP] included. */
   trainTokens: number;
   heldOutDocuments: number;
+  /** With a task objective: training sequences whose label the task loss sees. */
+  labelledSequences?: number;
 }
 
 /** The training sequences, the held-out ones and what they were made from. */
@@ -293,12 +303,39 @@ export async function preparePretrainData(
   const docs = tokenizeDocuments(sources, tokenizer, { cacheDir: path.join(s.corpusRootDir, 'pretraining-cache'), tqdmEnabled: s.tqdmEnabled, log });
   const split = holdOut(docs.pieces.length, s.heldOutDocuments, s.seed);
   const common = { maxSeqLength: s.maxSeqLength, clsTokenId: tokenizer.clsTokenId, sepTokenId: tokenizer.sepTokenId, padTokenId: tokenizer.padTokenId };
-  const train = buildSequences(docs.pieces, split.train, vocab, { ...common, packing: s.packing });
+  const labels = s.taskWeight > 0 ? taskLabels(sources, s) : undefined;
+  check(!labels || labels.length === docs.pieces.length, `pretrain: ${labels?.length} labels for ${docs.pieces.length} documents`);
+  const train = buildSequences(docs.pieces, split.train, vocab, { ...common, packing: s.packing, labels });
   const heldOut = buildSequences(docs.pieces, split.heldOut, vocab, { ...common, packing: false });
   check(train.length > 0, 'pretrain: no training text (every document is empty or held out)');
+  const labelled = train.labels ? train.labels.reduce((n, l) => n + (l >= 0 ? 1 : 0), 0) : undefined;
   return {
     train,
     heldOut,
-    info: { fingerprint: docs.fingerprint, documents: docs.pieces.length, trainSequences: train.length, trainTokens: train.tokens, heldOutDocuments: split.heldOut.length },
+    info: {
+      fingerprint: docs.fingerprint, documents: docs.pieces.length, trainSequences: train.length, trainTokens: train.tokens, heldOutDocuments: split.heldOut.length,
+      ...(labelled !== undefined ? { labelledSequences: labelled } : {}),
+    },
   };
+}
+
+/**
+ * Each document's label for the task objective, in document order: NSMC's label, or -1
+ * where the task loss must not see one: the documents of the validation split that
+ * fine-tuning holds out (splitTrainValidation over the train split read as fine-tuning
+ * reads it, emptyDocuments "keep", with the same validationFraction and seed; matched by
+ * NSMC's ids), and every line of a text file.
+ */
+export function taskLabels(sources: DocumentSource[], s: Pick<PretrainSettings, 'validationFraction' | 'seed'>): Int32Array {
+  const out: number[] = [];
+  for (const source of sources) {
+    if (source.kind === 'file') {
+      for (let i = readDocuments(source).length; i > 0; i--) out.push(-1);
+      continue;
+    }
+    const all = readNsmc(source.corpus.path('train'), { emptyDocuments: 'keep' });
+    const held = new Set(splitTrainValidation(all, s).validation.map((i) => all[i].id));
+    for (const e of source.corpus.examples('train')) out.push(held.has(e.id) ? -1 : e.label);
+  }
+  return Int32Array.from(out);
 }

@@ -67,6 +67,14 @@ export const PRETRAIN_FIELDS = {
   }),
   generatorLayers: field.integer({ default: 1, min: 1, max: 48, group: 'model', doc: 'ELECTRA only: layers of the generator (its embeddings are the model\'s own, shared).' }),
   discriminatorWeight: field.number({ default: 50, min: 0, minExclusive: true, group: 'training', doc: 'ELECTRA only: weight of the replaced-token loss next to the generator\'s masked-LM loss (the paper\'s λ = 50).' }),
+  taskWeight: field.number({
+    default: 0, min: 0, group: 'training',
+    doc: 'Weight of a sentence-classification loss learned alongside the masked LM on the same masked batch (TLM, Yao et al. 2022): BertForSequenceClassification\'s pooler and classifier on [CLS], trained on NSMC\'s training labels, minus the validation slice that fine-tuning holds out (validationFraction, seed). The saved model keeps that head; fine-tuning starts from it. 0 turns it off.',
+  }),
+  validationFraction: field.number({
+    default: 0.1, min: 0, minExclusive: true, max: 1, maxExclusive: true, group: 'training',
+    doc: 'With taskWeight: the share of NSMC\'s training split whose labels the task loss never sees, drawn exactly as fine-tuning draws its validation split (the same value and seed in settings; emptyDocuments "keep").',
+  }),
   // --- optimisation ---
   batchSize: field.integer({ default: 128, min: 1, max: 8192, group: 'training', doc: 'Sequences per optimizer step.' }),
   steps: field.integer({ default: 0, min: 0, group: 'training', doc: 'Optimizer steps; 0: `epochs` passes over the training documents.' }),
@@ -106,6 +114,11 @@ export const PRETRAIN_SCHEMA = defineSchema(PRETRAIN_FIELDS, {
       field: 'randomTokenProb', doc: '`maskTokenProb + randomTokenProb` is at most 1',
       problem: (s) => (s.maskTokenProb + s.randomTokenProb > 1 + 1e-12
         ? `(${s.randomTokenProb}) plus maskTokenProb (${s.maskTokenProb}) must be at most 1` : undefined),
+    },
+    {
+      field: 'taskWeight', doc: '`taskWeight` > 0 needs `nsmc`, the `mlm` objective and no `packing` (one labelled sentence per sequence)',
+      problem: (s) => (s.taskWeight > 0 && (!s.nsmc || s.objective !== 'mlm' || s.packing)
+        ? `(${s.taskWeight}) needs nsmc true, objective "mlm" and packing false (the labels are NSMC's, one sentence per sequence)` : undefined),
     },
     {
       field: 'textFiles', doc: '`textFiles` names a file when `nsmc` is false',

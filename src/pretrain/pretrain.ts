@@ -116,6 +116,9 @@ export interface PretrainMetricsLine extends TrainLine {
   tokensPerSecond: number;
   /** ELECTRA: the discriminator's accuracy over the real tokens (loss and accuracy above are its generator's masked LM). */
   discriminatorAccuracy?: number;
+  /** A task objective (taskWeight): the classifier's mean cross-entropy and accuracy over the labelled sequences since the previous line. */
+  taskLoss?: number;
+  taskAccuracy?: number;
 }
 
 /** The metrics.jsonl line of the held-out scores (at the end). */
@@ -151,7 +154,8 @@ export function pretrainConfig(s: PretrainSettings, tokenizer: Pick<BertTokenize
     intermediateSize: s.intermediate,
     maxPositionEmbeddings: s.maxPositions,
     padTokenId: tokenizer.padTokenId,
-    architectures: ['BertForMaskedLM'],
+    // With a task objective the model also carries BertForSequenceClassification's head (hasTaskHead).
+    architectures: s.taskWeight > 0 ? ['BertForMaskedLM', 'BertForSequenceClassification'] : ['BertForMaskedLM'],
   }, 'pretrain settings');
 }
 
