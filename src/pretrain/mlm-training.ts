@@ -10,6 +10,10 @@
 //                     against the original tokens, MLM accuracy alongside, clipping, AdamW with
 //                     the linear schedule: one TensorFlow graph (MlmTrainGraph) on the native
 //                     backend; a metrics line's means weigh each step by its masked tokens
+//   task objective    (taskWeight > 0) the same graph also runs BertForSequenceClassification's
+//                     pooler and classifier on each masked sequence's [CLS] and adds taskWeight ×
+//                     their cross-entropy over the sequences with a label (NSMC's, less fine-tuning's
+//                     validation split); its loss and accuracy are logged as taskLoss/taskAccuracy
 //   ELECTRA step      ElectraTrainGraph: the generator's MLM loss + λ × the discriminator's
 //                     loss over every real token; logged as the generator's MLM loss/accuracy
 //                     (comparable with an MLM run's) and the discriminator's accuracy
@@ -18,7 +22,7 @@
 //   checkpoint        trainer-state.json is PretrainState (tokens trained on besides the loop's
 //                     state: the batches and masks follow from the seed and the step alone)
 //   output            the model folder in Hugging Face layout (ELECTRA: its discriminator as a
-//                     BERT encoder); pretrain() then writes pretrain-result.json, the "finished" mark
+//                     BERT encoder; a task objective: with the trained pooler and classifier); pretrain() then writes pretrain-result.json, the "finished" mark
 import { tf } from '../util/backend';
 import { check } from '../util/errors';
 import { type CheckpointParts, type LoopState, type StepOutput, type TrainingPlan, type TrainingTask, type TrainLine, stepPlan, evaluationBatches } from '../train/index';

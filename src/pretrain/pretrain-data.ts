@@ -1,7 +1,9 @@
-// The unlabeled text of MLM pretraining, from documents to model-ready sequences.
+// The text of MLM pretraining, from documents to model-ready sequences.
 //
-//   documents  NSMC's TRAINING documents (labels dropped; ratings_test.txt is never
-//              opened) and/or text files, one document per line
+//   documents  NSMC's TRAINING documents (ratings_test.txt is never opened) and/or text
+//              files, one document per line
+//   labels     only with a task objective (taskWeight): NSMC's label per document, -1 for
+//              those of fine-tuning's validation split and for text files (taskLabels)
 //   held out   a seeded slice of the documents, never trained on, that scores the
 //              finished model (MLM loss and accuracy on text it has not seen)
 //   tokens     every document cut into kcbert WordPiece pieces once, then cached on

@@ -32,7 +32,7 @@ const { seed, testMode, tqdmEnabled, logEverySteps } = withDefaults(RUN_FIELDS, 
 export const PRETRAIN_FIELDS = {
   // --- data ---
   tokenizer: field.string({ default: 'beomi/kcbert-base', group: 'model', nonEmpty: true, doc: 'Tokenizer whose vocabulary the model gets: a hub id (beomi/kcbert-base) or a folder.' }),
-  nsmc: field.boolean({ default: true, group: 'corpus', doc: 'Pretrain on NSMC\'s training documents (labels unused; the test split is never read).' }),
+  nsmc: field.boolean({ default: true, group: 'corpus', doc: 'Pretrain on NSMC\'s training documents (their labels only with taskWeight; the test split is never read).' }),
   textFiles: field.stringList({ default: [], group: 'corpus', nonEmpty: true, doc: 'More UTF-8 text files, one document per line (CLI: comma-separated).' }),
   corpusRootDir: field.string({
     default: 'data/Korpora', group: 'corpus', nonEmpty: true, resumeFree: true,
