@@ -20,7 +20,7 @@ import { NsmcCorpus } from '../src/corpus/index';
 import { ClassificationDataset } from '../src/data/index';
 import { makeSettings } from '../src/settings/index';
 import {
-  makePretrainSettings, parsePretrainSetArgs, PRETRAIN_SETTINGS_FILE, validatePretrainSettings, type PretrainSettings,
+  makePretrainSettings, parsePretrainSetArgs, pretrainConflicts, PRETRAIN_SETTINGS_FILE, validatePretrainSettings, type PretrainSettings,
 } from '../src/pretrain/pretrain-settings';
 import { crossEntropy, sparseCrossEntropy } from '../src/task/index';
 import { Rng } from '../src/util/random';
@@ -305,6 +305,9 @@ describe('pretrain', () => {
     assert.deepEqual(strip(r.outputDir!), strip(s.outputDir!));
 
     assert.throws(() => makePretrainSettings({ taskWeight: 1, packing: true }), /taskWeight.*packing false/);
+    // validationFraction matters only with a task objective (a finished MLM model stays reusable).
+    assert.deepEqual(pretrainConflicts(makePretrainSettings({}), makePretrainSettings({ validationFraction: 0.2 })), []);
+    assert.deepEqual(pretrainConflicts(makePretrainSettings({ taskWeight: 1 }), makePretrainSettings({ taskWeight: 1, validationFraction: 0.2 })), ['validationFraction 0.1 -> 0.2']);
   });
 
   test('ELECTRA: the discriminator learns, a stopped-and-resumed run equals a straight one, and the folder loads as a BERT classifier', async () => {

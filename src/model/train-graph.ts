@@ -573,7 +573,8 @@ export interface MlmTrainGraphOptions extends TrainGraphOptions {
  * step 3b) as one graph: the same encoder, then the prediction head at the masked positions
  * only (dense + activation + LayerNorm, scores against the word embeddings, which the head
  * shares with the input, plus a bias), cross-entropy, and every gradient. Token type ids are
- * all 0, as in the eager pretraining loop.
+ * all 0, as in the eager pretraining loop. With taskWeight > 0 the same pass also trains a
+ * sentence classifier on [CLS] (MlmTrainGraphOptions; the eager loop has no such step).
  */
 export class MlmTrainGraph {
   private readonly session: GraphSession;

@@ -177,7 +177,9 @@ export function parsePretrainSetArgs(pairs: readonly string[], base: PretrainSet
 
 /** The fields that differ and matter for resuming or reusing: "steps 2000 -> 3000" each. */
 export function pretrainConflicts(saved: PretrainSettings, current: PretrainSettings): string[] {
-  return PRETRAIN_SCHEMA.conflicts(saved, current);
+  const conflicts = PRETRAIN_SCHEMA.conflicts(saved, current);
+  // validationFraction only says which labels a task objective leaves out: without one it changes nothing.
+  return saved.taskWeight === 0 && current.taskWeight === 0 ? conflicts.filter((c) => !c.startsWith('validationFraction ')) : conflicts;
 }
 
 /** Reads <dir>/pretrain-settings.json if there is one (null otherwise). */
