@@ -413,6 +413,30 @@ export function weightPlaceholders(g: GraphBuilder, params: ReadonlyMap<string, 
   return { feeds, w };
 }
 
+/**
+ * BertForSequenceClassification's head in a training graph: the pooler (tanh of a dense on each
+ * sequence's first token), dropout from `seed` (null: none), the classifier. `backward` takes the
+ * logits' gradient, sets the head's gradients in `grads` and returns the encoder output's ([rows, H]).
+ */
+function classifierHead(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w: (name: string) => Sym, enc: EncoderGraph, seed: Sym | null):
+  { logits: Sym; backward: (dLogits: Sym, grads: Map<string, Sym>) => Sym } {
+  const first = g.gather(enc.x, enc.firstRows);
+  const poolW = w('bert.pooler.dense.weight');
+  const pooled = g.tanh(o.linear(first, poolW, w('bert.pooler.dense.bias')));
+  const mask = seed && c.classifierDropoutProb > 0 ? o.dropoutMask(g.shape(pooled), c.classifierDropoutProb, seed) : null;
+  const dropped = mask ? g.mul(pooled, mask) : pooled;
+  const clsW = w('classifier.weight');
+  const logits = o.linear(dropped, clsW, w('classifier.bias'));
+  const backward = (dLogits: Sym, grads: Map<string, Sym>) => {
+    const cls = o.linearBackward(dLogits, dropped, clsW);
+    grads.set('classifier.weight', cls.dW).set('classifier.bias', cls.db);
+    const pool = o.linearBackward(g.tanhGrad(pooled, mask ? g.mul(cls.dx, mask) : cls.dx), first, poolW);
+    grads.set('bert.pooler.dense.weight', pool.dW).set('bert.pooler.dense.bias', pool.db);
+    return g.scatterRows(enc.firstRows, pool.dx, g.stack([enc.rowCount, c.hiddenSize]));
+  };
+  return { logits, backward };
+}
+
 /** Hands out the dropout seed placeholders in order (null for all when dropout is off). */
 function seedSource(g: GraphBuilder, count: number, dropout: boolean): { input: Sym | null; next: () => Sym | null } {
   const input = dropout ? g.placeholder('dropout_seeds', 'int32', [count, 2]) : null;
@@ -449,7 +473,6 @@ export class ClassificationTrainGraph {
     const paramNames = (this.paramNames = [...params.keys()]);
     const g = new GraphBuilder();
     const o = new BertGraphOps(g);
-    const H = c.hiddenSize;
     this.seedCount = 2 + 3 * c.numHiddenLayers;
 
     const ids = g.placeholder('input_ids', 'int32', [-1, -1]);
@@ -467,15 +490,8 @@ export class ClassificationTrainGraph {
     const twice = (x: Sym) => (rDrop > 0 ? g.concat([x, x], 0) : x);
     const enc = encoderGraph(g, o, c, w, { ids: twice(ids), mask: twice(mask), types: twice(types) }, seeds.next, skipPadding);
 
-    // Pooler (tanh of the first token's dense) and classifier, with dropout in between.
-    const first = g.gather(enc.x, enc.firstRows);
-    const poolW = w('bert.pooler.dense.weight');
-    const pooled = g.tanh(o.linear(first, poolW, w('bert.pooler.dense.bias')));
-    const clsSeed = seeds.next();
-    const clsMask = clsSeed && c.classifierDropoutProb > 0 ? o.dropoutMask(g.shape(pooled), c.classifierDropoutProb, clsSeed) : null;
-    const pooledDropped = clsMask ? g.mul(pooled, clsMask) : pooled;
-    const clsW = w('classifier.weight');
-    const logits = o.linear(pooledDropped, clsW, w('classifier.bias'));
+    const head = classifierHead(g, o, c, w, enc, seeds.next());
+    const logits = head.logits;
     const smoothing = options.labelSmoothing ?? 0;
     if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`train graph: labelSmoothing must be >= 0 and < 1, got ${smoothing}`);
     const rowLabels = twice(labels);
@@ -493,13 +509,7 @@ export class ClassificationTrainGraph {
 
     // Backward through the head, then the encoder.
     const grads = new Map<string, Sym>();
-    const cls = o.linearBackward(dLogits, pooledDropped, clsW);
-    grads.set('classifier.weight', cls.dW).set('classifier.bias', cls.db);
-    const dPooled = clsMask ? g.mul(cls.dx, clsMask) : cls.dx;
-    const dPoolPre = g.tanhGrad(pooled, dPooled);
-    const pool = o.linearBackward(dPoolPre, first, poolW);
-    grads.set('bert.pooler.dense.weight', pool.dW).set('bert.pooler.dense.bias', pool.db);
-    const { wordRows, distinct } = enc.backward(g.scatterRows(enc.firstRows, pool.dx, g.stack([enc.rowCount, H])), grads);
+    const { wordRows, distinct } = enc.backward(head.backward(dLogits, grads), grads);
 
     // The word embeddings' gradient is dense (vocab x hidden, like PyTorch's), but only the
     // batch's distinct ids have non-zero rows: take the norm and clip on those rows, and
@@ -646,11 +656,8 @@ export class MlmTrainGraph {
     // at the encoder's output.
     let task: { loss: Sym; accuracy: Sym } | null = null;
     if (sequenceLabels) {
-      const first = g.gather(enc.x, enc.firstRows);
-      const poolW = w('bert.pooler.dense.weight');
-      const pooled = g.tanh(o.linear(first, poolW, w('bert.pooler.dense.bias')));
-      const clsW = w('classifier.weight');
-      const logits = o.linear(pooled, clsW, w('classifier.bias'));
+      const head = classifierHead(g, o, c, w, enc, null);
+      const logits = head.logits;
       const labelled = g.cast(g.node('GreaterEqual', [sequenceLabels, g.int(0)], { T: { type: 'int32' } }, { dtype: 'bool' })[0], 'float32');
       const count = g.node('Maximum', [g.sum(labelled, [0]), o.scalar(1)], { T: { type: 'float32' } })[0];
       const safeLabels = g.node('Maximum', [sequenceLabels, g.int(0)], { T: { type: 'int32' } })[0];
@@ -658,11 +665,7 @@ export class MlmTrainGraph {
       const right = g.cast(g.equal(g.argMax(logits, 1), safeLabels), 'float32');
       task = { loss: g.div(g.sum(g.mul(tce.loss, labelled), [0]), count), accuracy: g.div(g.sum(g.mul(right, labelled), [0]), count) };
       const dLogits = g.mul(tce.backprop, g.expandDims(g.mul(labelled, g.div(o.scalar(taskWeight), count)), 1));
-      const cls = o.linearBackward(dLogits, pooled, clsW);
-      grads.set('classifier.weight', cls.dW).set('classifier.bias', cls.db);
-      const pool = o.linearBackward(g.tanhGrad(pooled, cls.dx), first, poolW);
-      grads.set('bert.pooler.dense.weight', pool.dW).set('bert.pooler.dense.bias', pool.db);
-      dx = g.add(dx, g.scatterRows(enc.firstRows, pool.dx, rowsShape));
+      dx = g.add(dx, head.backward(dLogits, grads));
     }
     const { wordRows, distinct } = enc.backward(dx, grads);
     // The decoder already makes the word embeddings' gradient dense: add the input side's rows to it.
