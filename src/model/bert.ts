@@ -281,7 +281,6 @@ export interface MaskedLMInputs extends BertInputs {
   maskedPositions?: tf.Tensor1D | number[];
 }
 
-/** BERT with the masked-language-model head (Hugging Face BertForMaskedLM); the decoder is tied to the word embeddings. */
 /**
  * A masked LM whose config.json lists both BertForMaskedLM and BertForSequenceClassification
  * also carries the classifier's pooler and head (pretraining with a task objective,
@@ -292,6 +291,7 @@ export function hasTaskHead(config: BertConfig): boolean {
   return config.architectures.includes('BertForMaskedLM') && config.architectures.includes('BertForSequenceClassification');
 }
 
+/** BERT with the masked-language-model head (Hugging Face BertForMaskedLM); the decoder is tied to the word embeddings. */
 export class BertForMaskedLM extends BertPreTrainedModel {
   readonly architecture = 'BertForMaskedLM';
 

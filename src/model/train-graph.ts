@@ -647,8 +647,7 @@ export class MlmTrainGraph {
     const dh = o.activationBackward(c.hiddenAct, lnb.dx, h, act.cdf);
     const tr = o.linearBackward(dh, xm, tW);
     grads.set('cls.predictions.transform.dense.weight', tr.dW).set('cls.predictions.transform.dense.bias', tr.db);
-    const rowsShape = g.stack([enc.rowCount, c.hiddenSize]);
-    let dx = g.scatterRows(at, tr.dx, rowsShape);
+    let dx = g.scatterRows(at, tr.dx, g.stack([enc.rowCount, c.hiddenSize]));
 
     // The task head on the same pass: BertForSequenceClassification's pooler and classifier
     // on each sequence's first token (no dropout: none while pretraining), cross-entropy over
