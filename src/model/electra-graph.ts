@@ -80,7 +80,7 @@ export class ElectraTrainGraph {
     if (!(Lg >= 1) || Lg !== depth) throw new Error(`ELECTRA graph: the parameters have ${depth} generator layers, expected ${options.generatorLayers ?? '>= 1'}`);
     const paramNames = (this.paramNames = [...params.keys()]);
     const g = new GraphBuilder();
-    const o = new BertGraphOps(g);
+    const o = new BertGraphOps(g, options.bf16 ?? false);
     const H = c.hiddenSize;
     const generatorSeeds = 1 + 3 * Lg;
     this.seedCount = generatorSeeds + 1 + 3 * c.numHiddenLayers;

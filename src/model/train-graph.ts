@@ -30,7 +30,20 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** BERT's pieces as graph ops: each forward has a matching backward, as in ops.ts. */
 export class BertGraphOps {
-  constructor(readonly g: GraphBuilder) {}
+  /** `bf16`: the dense layers' matmuls in bfloat16 (TrainGraphOptions.bf16). */
+  constructor(readonly g: GraphBuilder, readonly bf16 = false) {}
+
+  /**
+   * a·b (transposed as asked), in float32, or with bf16 as mixed precision does it: both
+   * operands rounded to bfloat16, multiplied with float32 sums (oneDNN: AMX or AVX512-BF16
+   * where the CPU has them), the product rounded to bfloat16 and cast back to float32.
+   * The weights stay float32; TensorFlow's common-subexpression pass casts each weight once.
+   */
+  matMul(a: Sym, b: Sym, transposeA = false, transposeB = false): Sym {
+    const g = this.g;
+    if (!this.bf16) return g.matMul(a, b, transposeA, transposeB);
+    return g.cast(g.matMul(g.cast(a, 'bfloat16'), g.cast(b, 'bfloat16'), transposeA, transposeB), 'float32');
+  }
 
   /** Sum over rows: [rows, n] -> [n]. BiasAddGrad: 1-2% faster steps than Sum over axis 0 (3x on 3072-wide rows). */
   columnSum(x: Sym): Sym {
@@ -42,7 +55,7 @@ export class BertGraphOps {
   }
 
   linear(x: Sym, w: Sym, b: Sym): Sym {
-    return this.g.biasAdd(this.g.matMul(x, w, false, true), b);
+    return this.g.biasAdd(this.matMul(x, w, false, true), b);
   }
 
   /**
@@ -51,8 +64,7 @@ export class BertGraphOps {
    * around; here the transposed form measured ~25% slower (and adds two transposes).
    */
   linearBackward(dy: Sym, x: Sym, w: Sym): { dx: Sym; dW: Sym; db: Sym } {
-    const g = this.g;
-    return { dx: g.matMul(dy, w), dW: g.matMul(dy, x, true, false), db: this.columnSum(dy) };
+    return { dx: this.matMul(dy, w), dW: this.matMul(dy, x, true, false), db: this.columnSum(dy) };
   }
 
   /**
@@ -194,6 +206,14 @@ export interface TrainGraphOptions {
    * symmetric KL divergence to the mean of the two cross-entropies (the paper's loss, halved).
    */
   rDropWeight?: number;
+  /**
+   * Mixed precision (default false): the dense layers' matmuls (attention projections,
+   * feed-forward, heads, forward and backward) take bfloat16 operands and sum in float32,
+   * as PyTorch's autocast with bfloat16 does; weights, gradients' sums, LayerNorm, softmax,
+   * the losses and the optimizer stay float32. On a CPU with AMX-BF16 the step runs about
+   * 1.4x faster; on one without native bfloat16 it is slower (nativeBf16() tells which).
+   */
+  bf16?: boolean;
 }
 
 /**
@@ -472,7 +492,7 @@ export class ClassificationTrainGraph {
     if (!(maxGradNorm >= 0)) throw new Error(`train graph: maxGradNorm must be >= 0, got ${maxGradNorm}`);
     const paramNames = (this.paramNames = [...params.keys()]);
     const g = new GraphBuilder();
-    const o = new BertGraphOps(g);
+    const o = new BertGraphOps(g, options.bf16 ?? false);
     this.seedCount = 2 + 3 * c.numHiddenLayers;
 
     const ids = g.placeholder('input_ids', 'int32', [-1, -1]);
@@ -607,7 +627,7 @@ export class MlmTrainGraph {
     if (!(taskWeight >= 0)) throw new Error(`train graph: taskWeight must be >= 0, got ${taskWeight}`);
     const paramNames = (this.paramNames = [...params.keys()]);
     const g = new GraphBuilder();
-    const o = new BertGraphOps(g);
+    const o = new BertGraphOps(g, options.bf16 ?? false);
     this.seedCount = 1 + 3 * c.numHiddenLayers;
 
     const ids = g.placeholder('input_ids', 'int32', [-1, -1]);

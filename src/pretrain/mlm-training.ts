@@ -264,7 +264,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   private graphFor(batch: MlmBatch): MlmTrainGraph | ElectraTrainGraph {
     const skipPadding = skipPaddingPays(1 - batch.realTokens / (batch.batch * batch.length));
     const key = skipPadding ? 'skipPadding' : 'full';
-    const options = { maxGradNorm: this.settings.maxGradNorm, skipPadding, dropout: this.settings.dropout };
+    const options = { maxGradNorm: this.settings.maxGradNorm, skipPadding, dropout: this.settings.dropout, bf16: this.settings.bf16 };
     return (this.graphs[key] ??= this.model instanceof ElectraForPreTraining
       ? new ElectraTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, discriminatorWeight: this.settings.discriminatorWeight })
       : new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, taskWeight: this.settings.taskWeight }));

@@ -11,7 +11,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import {
-  defineSchema, field, MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS, withDefaults, type FieldRow, type FieldTable, type ValuesOf,
+  BF16_FIELD, defineSchema, field, MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS, withDefaults, type FieldRow, type FieldTable, type ValuesOf,
 } from '../settings/index';
 
 const { seed, testMode, tqdmEnabled, logEverySteps } = withDefaults(RUN_FIELDS, {
@@ -85,6 +85,7 @@ export const PRETRAIN_FIELDS = {
     warmupRatio: { default: 0.06 },
     adamBeta2: { default: 0.98, doc: 'AdamW\'s decay rate of the running mean of squared gradients (0.98 as in RoBERTa: steadier with a high rate).' },
   }),
+  bf16: BF16_FIELD,
   seed,
   // --- runtime ---
   logEverySteps,

@@ -12,4 +12,4 @@ export {
   type ValuesOf,
 } from './schema';
 // The fields fine-tuning and pretraining share (optimizer, run, mirrors).
-export { MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS } from './shared-fields';
+export { BF16_FIELD, MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS } from './shared-fields';

@@ -6,7 +6,7 @@
 import * as os from 'os';
 import * as path from 'path';
 import { defineSchema, field, type FieldRow, type FieldSpec, type GroupOf, type ValuesOf } from './schema';
-import { MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS } from './shared-fields';
+import { BF16_FIELD, MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS } from './shared-fields';
 
 const { learningRate, ...ADAMW_FIELDS } = OPTIMIZER_FIELDS;
 const { seed, testMode, tqdmEnabled, logEverySteps } = RUN_FIELDS;
@@ -103,6 +103,7 @@ export const SETTINGS_FIELDS = {
     doc: 'The final model is the mean of the weights at the last this-many checkpoints, taken every `averageEverySteps` steps up to the last step (checkpoint averaging; 1 keeps the last weights as they are; a run that stops before its last step keeps its last weights).',
   }),
   averageEverySteps: field.integer({ default: 500, min: 1, group: 'training', doc: 'Optimizer steps between two of the averaged checkpoints (`averageCheckpoints`).' }),
+  bf16: BF16_FIELD,
   logEverySteps,
 };
 

@@ -24,11 +24,11 @@ import { Rng, type RngState } from '../util/random';
 import type { Settings } from '../settings/index';
 import { graphAvailable } from '../util/tfgraph/session';
 
-/** The settings the task uses (layerLrDecay, labelSmoothing and rDropWeight may be left out: 1, 0 and 0, off). */
+/** The settings the task uses (layerLrDecay, labelSmoothing, rDropWeight and bf16 may be left out: 1, 0, 0 and false, off). */
 export type TaskSettings = Pick<
   Settings,
   'learningRate' | 'warmupRatio' | 'weightDecay' | 'adamBeta1' | 'adamBeta2' | 'adamEpsilon' | 'maxGradNorm' | 'seed'
-> & Partial<Pick<Settings, 'layerLrDecay' | 'labelSmoothing' | 'rDropWeight'>>;
+> & Partial<Pick<Settings, 'layerLrDecay' | 'labelSmoothing' | 'rDropWeight' | 'bf16'>>;
 
 /** What a step needs from a batch: int32 tensors as the data loader makes them. */
 export interface TaskBatch {
@@ -96,6 +96,8 @@ export class ClassificationTask {
   readonly labelSmoothing: number;
   /** R-Drop's α (0: off): each batch runs twice and the loss adds α/4 · the copies' symmetric KL (see train-graph.ts). */
   readonly rDropWeight: number;
+  /** Mixed precision of the training graph (TrainGraphOptions.bf16); the eager path is float32. */
+  readonly bf16: boolean;
   private dropoutRng: Rng;
   private readonly useGraph: boolean;
   /** Training graphs, built on first use: one that skips padded positions, one for batches with (almost) none. */
@@ -118,6 +120,7 @@ export class ClassificationTask {
     check(this.labelSmoothing >= 0 && this.labelSmoothing < 1, `settings.labelSmoothing: expected a number >= 0 and < 1, got ${this.labelSmoothing}`);
     this.rDropWeight = settings.rDropWeight ?? 0;
     check(this.rDropWeight >= 0, `settings.rDropWeight: expected a number >= 0, got ${this.rDropWeight}`);
+    this.bf16 = settings.bf16 ?? false;
     const decay = settings.layerLrDecay ?? 1;
     check(decay > 0 && decay <= 1, `settings.layerLrDecay: expected a number > 0 and <= 1, got ${decay}`);
     const layers = model.config.numHiddenLayers;
@@ -202,7 +205,7 @@ export class ClassificationTask {
     const skipPadding = skipPaddingPays(paddedShare(batch.attentionMask));
     const key = skipPadding ? 'skipPadding' : 'full';
     const graph = (this.graphs[key] ??= new ClassificationTrainGraph(this.model.config, weightShapes(weights), {
-      maxGradNorm: this.maxGradNorm, skipPadding, labelSmoothing: this.labelSmoothing, rDropWeight: this.rDropWeight,
+      maxGradNorm: this.maxGradNorm, skipPadding, labelSmoothing: this.labelSmoothing, rDropWeight: this.rDropWeight, bf16: this.bf16,
     }));
     const length = batch.inputIds.shape[1];
     check(length <= this.model.config.maxPositionEmbeddings,

@@ -11,10 +11,10 @@
 // one NodeDef with the attributes TensorFlow needs (those without defaults).
 import { ProtoWriter } from './protobuf';
 
-export type DType = 'float32' | 'int32' | 'bool';
+export type DType = 'float32' | 'int32' | 'bool' | 'bfloat16';
 
 /** TensorFlow's DataType enum values (types.proto). */
-const DT: Record<DType | 'int64', number> = { float32: 1, int32: 3, int64: 9, bool: 10 };
+const DT: Record<DType | 'int64', number> = { float32: 1, int32: 3, int64: 9, bool: 10, bfloat16: 14 };
 
 /** A symbolic tensor: output `index` of node `node`. */
 export interface Sym {
