@@ -6,9 +6,10 @@
 // set-up) is left out, the rest averaged. Every case runs in this one process, one after
 // the other, so they share the machine's conditions; the load average is recorded. Each case
 // runs in both step modes side by side: graph (MlmTrainGraph, the default) and eager (tfjs ops
-// and autodiff, the path before it).
+// and autodiff, the path before it); `--modes graph,graph-bf16` sets the graph against itself
+// with bf16 matmuls (mixed precision, settings.bf16), `--mask 0.4` masks as the course does.
 //
-//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick] [--filter TEXT] [--modes graph,eager]
+//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick] [--filter TEXT] [--modes graph,eager,graph-bf16] [--mask 0.15]
 // Writes bench/results/pretrain-step.json and prints one JSON line per case.
 import * as fs from 'fs';
 import * as os from 'os';
@@ -19,7 +20,7 @@ import { pretrain, pretrainMetrics, type PretrainSettings } from '../src/pretrai
 import { BertTokenizer } from '../src/tokenizer/index';
 
 const { values } = parseArgs({
-  options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, out: { type: 'string' } },
+  options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, mask: { type: 'string', default: '0.15' }, out: { type: 'string' } },
 });
 const rounds = Number(values.rounds);
 const steps = Number(values.steps);
@@ -72,10 +73,10 @@ function label(c: Case): string {
         const settings: Partial<PretrainSettings> = {
           outputDir, layers: c.size.layers, hidden: c.size.hidden, heads: c.size.heads, intermediate: c.size.intermediate,
           maxPositions: 128, maxSeqLength: c.maxSeqLength, packing: c.packing, batchSize: c.batchSize, steps, heldOutDocuments: 0,
-          logEverySteps: window, tqdmEnabled: false, checkpointEveryMinutes: 0,
+          logEverySteps: window, tqdmEnabled: false, checkpointEveryMinutes: 0, maskProb: Number(values.mask), bf16: c.mode === 'graph-bf16',
         };
         const load = os.loadavg()[0];
-        const r = await pretrain(settings, { tokenizer, log: () => {}, graph: c.mode === 'graph' });
+        const r = await pretrain(settings, { tokenizer, log: () => {}, graph: c.mode !== 'eager' });
         const lines = pretrainMetrics(outputDir).train;
         const first = lines[0];
         const last = lines[lines.length - 1];
@@ -102,6 +103,7 @@ function label(c: Case): string {
   }
   const summary = {
     what: 'MLM pretraining loop (src/pretrain/pretrain.ts): real tokens/s after the first window, NSMC train documents, kcbert vocab (30000)',
+    maskProb: Number(values.mask),
     steps, window, rounds, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null }, backend: backend.backend, threads: backend.threads, cores: os.cpus().length, cpu: os.cpus()[0]?.model,
     node: process.version, loadAverageBefore: loadBefore.map((x) => +x.toFixed(2)), loadAverageAfter: os.loadavg().map((x) => +x.toFixed(2)),
     date: new Date().toISOString(), results,

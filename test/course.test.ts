@@ -9,6 +9,8 @@ import { courseCorpus, coursePlan, coursePretrained, planPretraining, pretrained
 import { pretrain, readPretrainResult } from '../src/pretrain/index';
 import { BertTokenizer } from '../src/tokenizer/index';
 import { openCourse } from '../src/course/index';
+import { PROFILES } from '../src/course/profiles';
+import { nativeBf16 } from '../src/util/cpu';
 import { jsonLines, runCli, SHARED, tempDir } from './helpers';
 
 test('nlpbook course --profile tiny runs every step and ends with one JSON line', { timeout: 5 * 60 * 1000 }, () => {
@@ -113,3 +115,12 @@ test('a budget plans the pretraining steps from measured speeds, and a finished 
     process.env = saved;
   }
 });
+
+test('mixed precision: the offline profile trains with bf16 exactly where this CPU multiplies bfloat16 natively; book and tiny never', () => {
+  const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
+  assert.equal(nativeBf16(), /\b(amx_bf16|avx512_bf16)\b/.test(flags) && process.env.TF_ENABLE_ONEDNN_OPTS !== '0');
+  assert.equal(PROFILES.offline.pretrain!.bf16, nativeBf16());
+  assert.equal(PROFILES.offline.settings.bf16, nativeBf16());
+  for (const p of [PROFILES.book, PROFILES.tiny]) assert.equal(p.settings.bf16 ?? p.pretrain?.bf16 ?? false, false);
+});
+

@@ -9,7 +9,7 @@ import {
   makeSettings, parseSetArgs, saveSettings, settingAccepts, settingsConflicts, settingsFromCli, suggestField, validateSettings,
 } from '../src/settings/settings';
 import { defineSchema, field, withDefaults, type FieldSpec, type ValuesOf } from '../src/settings/schema';
-import { MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS } from '../src/settings/shared-fields';
+import { BF16_FIELD, MIRROR_FIELDS, OPTIMIZER_FIELDS, RUN_FIELDS } from '../src/settings/shared-fields';
 import { DEFAULT_PRETRAIN_SETTINGS, PRETRAIN_SCHEMA, makePretrainSettings } from '../src/pretrain/index';
 import { SETTINGS_DOC, settingsMarkdown } from '../scripts/settings-docs';
 import { jsonLines, runCli, tempDir } from './helpers';
@@ -279,7 +279,7 @@ test('settings.json and pretrain-settings.json keep their key order and defaults
     ['epochs', 3], ['batchSize', 32], ['fp16', false], ['tpuCores', 0], ['tqdmEnabled', true], ['corpusMirror', null],
     ['modelMirror', null], ['emptyDocuments', 'keep'], ['validationFraction', 0.1], ['warmupRatio', 0.1], ['weightDecay', 0.01], ['adamBeta1', 0.9],
     ['adamBeta2', 0.999], ['adamEpsilon', 1e-6], ['maxGradNorm', 1], ['lengthBucketing', true], ['dropLast', false], ['earlyStoppingPatience', 0],
-    ['layerLrDecay', 1], ['labelSmoothing', 0], ['rDropWeight', 0], ['averageCheckpoints', 1], ['averageEverySteps', 500], ['logEverySteps', 10],
+    ['layerLrDecay', 1], ['labelSmoothing', 0], ['rDropWeight', 0], ['averageCheckpoints', 1], ['averageEverySteps', 500], ['bf16', false], ['logEverySteps', 10],
   ]);
   assert.equal(SETTINGS_FIELD_NAMES.indexOf('cpuWorkers'), SETTINGS_FIELD_NAMES.indexOf('batchSize') + 1);
   assert.deepEqual(Object.entries(DEFAULT_PRETRAIN_SETTINGS), [
@@ -288,16 +288,16 @@ test('settings.json and pretrain-settings.json keep their key order and defaults
     ['maxPositions', 128], ['maxSeqLength', 128], ['packing', false], ['maskProb', 0.15], ['maskTokenProb', 0.8], ['randomTokenProb', 0.1],
     ['wholeWordMasking', true], ['dropout', true], ['objective', 'mlm'], ['generatorLayers', 1], ['discriminatorWeight', 50],
     ['taskWeight', 0], ['validationFraction', 0.1], ['batchSize', 128], ['steps', 0], ['epochs', 4], ['minutes', 0], ['learningRate', 1e-3],
-    ['warmupRatio', 0.06], ['weightDecay', 0.01], ['adamBeta1', 0.9], ['adamBeta2', 0.98], ['adamEpsilon', 1e-6], ['maxGradNorm', 1], ['seed', 7],
+    ['warmupRatio', 0.06], ['weightDecay', 0.01], ['adamBeta1', 0.9], ['adamBeta2', 0.98], ['adamEpsilon', 1e-6], ['maxGradNorm', 1], ['bf16', false], ['seed', 7],
     ['logEverySteps', 20], ['checkpointEveryMinutes', 5], ['tqdmEnabled', true], ['testMode', false],
   ]);
   assert.ok(Object.isFrozen(DEFAULT_SETTINGS) && Object.isFrozen(DEFAULT_PRETRAIN_SETTINGS));
   assert.deepEqual(Object.keys(makePretrainSettings()), PRETRAIN_SCHEMA.names);
 });
 
-test('the optimizer, run and mirror fields are declared once and shared by both schemas', () => {
+test('the optimizer, run, mirror and bf16 fields are declared once and shared by both schemas', () => {
   const pretrainDefaults: Record<string, unknown> = { learningRate: 1e-3, warmupRatio: 0.06, adamBeta2: 0.98, logEverySteps: 20 };
-  for (const [name, shared] of Object.entries({ ...OPTIMIZER_FIELDS, ...RUN_FIELDS, ...MIRROR_FIELDS })) {
+  for (const [name, shared] of Object.entries({ ...OPTIMIZER_FIELDS, ...RUN_FIELDS, ...MIRROR_FIELDS, bf16: BF16_FIELD })) {
     const fine = (SETTINGS_SCHEMA.fields as Record<string, unknown>)[name];
     const pre = (PRETRAIN_SCHEMA.fields as Record<string, FieldSpec>)[name];
     assert.equal(fine, shared, `${name}: fine-tuning uses the shared declaration as it is`);
