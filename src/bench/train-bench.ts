@@ -28,6 +28,8 @@ export interface TrainBenchOptions {
   graph?: boolean;
   /** Attention mask all ones (no padding) instead of the padded tail of benchBatch. */
   fullMask?: boolean;
+  /** Mixed precision: the graph's matmuls in bfloat16 (settings.bf16; default false). */
+  bf16?: boolean;
 }
 
 export interface TrainBenchResult {
@@ -42,6 +44,8 @@ export interface TrainBenchResult {
   backend: string;
   /** "graph" (one TensorFlow graph per forward + backward) or "eager" (tfjs ops and autodiff). */
   mode: 'graph' | 'eager';
+  /** Whether the graph's matmuls ran in bfloat16 (settings.bf16). */
+  bf16: boolean;
   threads: number;
   shape: { layers: number; hidden: number; heads: number; intermediate: number; vocab: number; batch: number; seq: number };
   steps: number;
@@ -95,7 +99,7 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
   });
   const seed = o.seed ?? 1;
   const model = BertForSequenceClassification.init(config, seed);
-  const task = new ClassificationTask(model, { ...DEFAULT_SETTINGS, seed }, warmupSteps + o.steps + 1, { graph: o.graph });
+  const task = new ClassificationTask(model, { ...DEFAULT_SETTINGS, seed, bf16: o.bf16 ?? false }, warmupSteps + o.steps + 1, { graph: o.graph });
   const mode = task.graphMode ? 'graph' : 'eager';
   const { ids, mask, labels } = benchBatch(o.batch, o.seq, o.vocab, o.fullMask);
   const batch: TaskBatch = {
@@ -134,6 +138,7 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
     cpuMsPerStep: round(median(cpu)),
     backend: backend.backend,
     mode,
+    bf16: task.graphMode && task.bf16,
     threads: backend.threads,
     shape: { layers: o.layers, hidden: o.hidden, heads: o.heads, intermediate: o.intermediate, vocab: o.vocab, batch: o.batch, seq: o.seq },
     steps: o.steps,

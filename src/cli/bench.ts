@@ -6,14 +6,15 @@ import { benchTrainStep } from '../bench/train-bench';
 import { defineCommand } from './command';
 
 const USAGE = `usage: nlpbook bench train [--layers L] [--hidden H] [--heads A] [--intermediate I]
-                          [--vocab V] [--batch B] [--seq S] [--steps N] [--warmup W] [--eager] [--full-mask] [--json]
+                          [--vocab V] [--batch B] [--seq S] [--steps N] [--warmup W] [--eager] [--full-mask] [--bf16] [--json]
 
 Times N training steps (after W untimed ones) of BertForSequenceClassification with
 random weights: forward with dropout, cross-entropy, backward, clipping, AdamW
 (ClassificationTask.trainStep). Defaults: 2 layers, hidden 128, 2 heads, intermediate 512,
 vocab 30000, batch 32, seq 64, 10 steps, 3 warm-up steps. --eager: tfjs ops and autodiff
 instead of one TensorFlow graph per step (the default on the native backend). Batch: random ids,
-rows padded from full length down to about half (--full-mask: no padding).
+rows padded from full length down to about half (--full-mask: no padding). --bf16: the graph's
+matmuls in bfloat16 with float32 sums (settings.bf16; fast only where the CPU has AMX-BF16 or AVX512-BF16).
 Threads: TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS (read by TensorFlow at start).`;
 
 const NUMBERS = { layers: '2', hidden: '128', heads: '2', intermediate: '512', vocab: '30000', batch: '32', seq: '64', steps: '10', warmup: '3' } as const;
@@ -26,6 +27,7 @@ export const command = defineCommand({
     ...(Object.fromEntries(Object.entries(NUMBERS).map(([k, d]) => [k, { type: 'string', default: d }])) as Record<keyof typeof NUMBERS, { type: 'string'; default: string }>),
     eager: { type: 'boolean', default: false },
     'full-mask': { type: 'boolean', default: false },
+    bf16: { type: 'boolean', default: false },
   },
   positionals: true,
   json: true,
@@ -44,6 +46,7 @@ export const command = defineCommand({
       vocab: num('vocab'), batch: num('batch'), seq: num('seq'), steps: num('steps'), warmupSteps: num('warmup'),
       graph: values.eager ? false : undefined,
       fullMask: values['full-mask'],
+      bf16: values.bf16,
     });
   },
   text(r) {
