@@ -37,7 +37,7 @@ export class BertGraphOps {
    * a·b (transposed as asked), in float32, or with bf16 as mixed precision does it: both
    * operands rounded to bfloat16, multiplied with float32 sums (oneDNN: AMX or AVX512-BF16
    * where the CPU has them), the product rounded to bfloat16 and cast back to float32.
-   * The weights stay float32; TensorFlow's common-subexpression pass casts each weight once.
+   * The weights stay float32: each step casts its own copy.
    */
   matMul(a: Sym, b: Sym, transposeA = false, transposeB = false): Sym {
     const g = this.g;
