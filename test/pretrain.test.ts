@@ -269,6 +269,20 @@ describe('pretrain', () => {
     assert.equal(resumed.mlmLoss, straight.mlmLoss);
   });
 
+  test('bf16: trains with bfloat16 matmuls, says so in its start line, and ends near the float32 run', async () => {
+    const results = [];
+    for (const bf16 of [false, true]) {
+      const lines: string[] = [];
+      results.push(await run(tiny({ bf16, dropout: false }), { log: (l: string) => lines.push(l) }));
+      const start = lines.find((l) => l.startsWith('nlpbook: pretraining BERT'));
+      assert.ok(start, lines.join('\n'));
+      assert.equal(start.includes(', bf16 matmuls'), bf16, start);
+    }
+    const [f32, bf16] = results.map((r) => r.mlmLoss!);
+    assert.notEqual(bf16, f32);
+    assert.ok(Math.abs(bf16 - f32) < 0.05 * f32, `held-out MLM loss ${bf16} with bf16, ${f32} without`);
+  });
+
   test('a task objective learns the labels less fine-tuning\'s validation split, resumes exactly, and leaves its trained head to fine-tuning', async () => {
     const s = tiny({ steps: 40, taskWeight: 1, dropout: false });
     // The labels it may see: every training document except the validation split that

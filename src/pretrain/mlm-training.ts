@@ -154,7 +154,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     this.options.log(
       `nlpbook: pretraining ${s.objective === 'electra' ? `ELECTRA (generator of ${s.generatorLayers} layer${s.generatorLayers === 1 ? '' : 's'}, discriminator ` : ''}BERT L${s.layers}/H${s.hidden}/A${s.heads}/I${s.intermediate} (${(this.model.parameterCount() / 1e6).toFixed(1)}M parameters${s.objective === 'electra' ? ' in all)' : ')'} ` +
         `on ${d.trainSequences.toLocaleString('en-US')} sequences (${d.trainTokens.toLocaleString('en-US')} tokens${s.packing ? ', packed' : ''}; ` +
-        `${d.heldOutDocuments} documents held out), ${total} steps of ${s.batchSize} (${(total / this.loader.length).toFixed(2)} epochs)${s.bf16 ? ', bf16 matmuls' : ''}` +
+        `${d.heldOutDocuments} documents held out), ${total} steps of ${s.batchSize} (${(total / this.loader.length).toFixed(2)} epochs)${s.bf16 && this.useGraph ? ', bf16 matmuls' : ''}` +
         `${s.minutes > 0 ? `, at most ${s.minutes} minutes` : ''}${s.testMode ? ' (testMode)' : ''}; -> ${this.dir}`,
     );
   }

@@ -74,7 +74,7 @@ export class FineTuning implements TrainingTask<TensorBatch, ValidationResult, T
     const sched = this.task.schedule;
     this.options.log(
       `nlpbook: training ${s.pretrainedModelName} on ${this.data.trainExamples} examples ` +
-        `(${this.data.validationExamples} for validation), ${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${this.plan.batchesPerEpoch} batches of ${s.batchSize}${s.bf16 ? ', bf16 matmuls' : ''}` +
+        `(${this.data.validationExamples} for validation), ${s.epochs} epoch${s.epochs === 1 ? '' : 's'} x ${this.plan.batchesPerEpoch} batches of ${s.batchSize}${s.bf16 && this.task.graphMode ? ', bf16 matmuls' : ''}` +
         `${s.testMode ? ' (testMode)' : ''}; lr ${s.learningRate} with ${sched.warmupSteps} warmup steps of ${sched.totalSteps}; -> ${this.dir}`,
     );
   }
