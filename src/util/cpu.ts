@@ -11,13 +11,19 @@ let bf16Support: boolean | undefined;
  */
 export function nativeBf16(): boolean {
   if (bf16Support !== undefined) return bf16Support;
-  let flags = '';
+  let cpuinfo = '';
   try {
-    flags = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
+    cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
   } catch {
     // not Linux: no way to tell, so no
   }
-  const words = new Set(flags.split(/\s+/));
-  bf16Support = (words.has('amx_bf16') || words.has('avx512_bf16')) && process.env.TF_ENABLE_ONEDNN_OPTS !== '0';
+  bf16Support = bf16FromCpuinfo(cpuinfo, process.env);
   return bf16Support;
+}
+
+/** nativeBf16's rule on given text and environment: /proc/cpuinfo's first flags line lists amx_bf16 or avx512_bf16, and oneDNN is not off. */
+export function bf16FromCpuinfo(cpuinfo: string, env: NodeJS.ProcessEnv): boolean {
+  const flags = cpuinfo.split('\n').find((l) => l.startsWith('flags')) ?? '';
+  const words = new Set(flags.split(/\s+/));
+  return (words.has('amx_bf16') || words.has('avx512_bf16')) && env.TF_ENABLE_ONEDNN_OPTS !== '0';
 }
