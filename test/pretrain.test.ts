@@ -24,6 +24,7 @@ import {
 } from '../src/pretrain/pretrain-settings';
 import { crossEntropy, sparseCrossEntropy } from '../src/task/index';
 import { Rng } from '../src/util/random';
+import { UNSEEN_TOKEN_BIAS } from '../src/pretrain/seen-tokens';
 import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR, NSMC_DIR, REPO, runCli, tempDir } from './helpers';
 
@@ -281,6 +282,28 @@ describe('pretrain', () => {
     const [f32, bf16] = results.map((r) => r.mlmLoss!);
     assert.notEqual(bf16, f32);
     assert.ok(Math.abs(bf16 - f32) < 0.05 * f32, `held-out MLM loss ${bf16} with bf16, ${f32} without`);
+  });
+
+  test('predictSeenTokensOnly: scores the tokens of the pretraining documents only, says so, saves the others at UNSEEN_TOKEN_BIAS, learns as well', async () => {
+    const results = [];
+    let start = '';
+    for (const predictSeenTokensOnly of [false, true]) {
+      const lines: string[] = [];
+      const s = tiny({ predictSeenTokensOnly, dropout: false });
+      results.push({ r: await run(s, { log: (l: string) => lines.push(l) }), dir: s.outputDir! });
+      start = lines.find((l) => l.startsWith('nlpbook: pretraining BERT')) ?? lines.join('\n');
+      assert.equal(/predicting the [\d,]+ tokens seen of 30,000/.test(start), predictSeenTokensOnly, start);
+    }
+    const seen = Number(/predicting the ([\d,]+) tokens/.exec(start)![1].replace(/,/g, ''));
+    assert.ok(seen > 1000 && seen < 30000, start);
+    const model = BertForMaskedLM.fromPretrained(results[1].dir, { quiet: true });
+    const bias = model.weights.get('cls.predictions.bias')!.dataSync();
+    assert.equal(bias.filter((b) => b === UNSEEN_TOKEN_BIAS).length, 30000 - seen, 'every unseen token, and only those, at -10000');
+    model.dispose();
+    // Every held-out label is scored (its ids are counted as seen), so the held-out loss stays finite and near the full vocabulary's.
+    const [all, trimmed] = results.map((x) => x.r.mlmLoss!);
+    assert.ok(trimmed < 1.05 * all, `held-out MLM loss ${trimmed} predicting seen tokens, ${all} with all 30,000`);
+    assert.throws(() => makePretrainSettings({ predictSeenTokensOnly: true, objective: 'electra' }), /predictSeenTokensOnly.*needs objective "mlm"/);
   });
 
   test('a task objective learns the labels less fine-tuning\'s validation split, resumes exactly, and leaves its trained head to fine-tuning', async () => {

@@ -14,6 +14,7 @@ import { ClassificationTrainGraph, MlmTrainGraph, weightShapes, type TrainGraphO
 import { clipGradNorm, accuracy, crossEntropy, sparseCrossEntropy, symmetricKl, ClassificationTask, type TaskBatch } from '../src/task/index';
 import { makeSettings } from '../src/settings/index';
 import { graphAvailable } from '../src/util/tfgraph/session';
+import { markUnseenTokens, UNSEEN_TOKEN_BIAS } from '../src/pretrain/seen-tokens';
 import { FIXTURES } from './helpers';
 
 const TINY = path.join(FIXTURES, 'tiny-bert');
@@ -292,6 +293,43 @@ describe('masked-LM training graph (pretraining)', () => {
       });
     }
     Object.values(graphs).forEach((g) => g.dispose());
+    model.dispose();
+  });
+});
+
+describe('masked-LM training graph that predicts the seen tokens only (predictSeenTokensOnly)', () => {
+  test('equals the full-vocabulary graph once the unseen tokens carry UNSEEN_TOKEN_BIAS: loss, accuracy, every gradient', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForMaskedLM.fromPretrained(TINY, { quiet: true });
+    const shapes = weightShapes(model.weights);
+    const b = refBatches()[8];
+    const batch = mlmBatch(b, b.attention_mask);
+    const vocab = model.config.vocabSize;
+    // The labels, the batch's other input ids and a few more: what the store would have seen.
+    const seen = [...new Set([...batch.labels.dataSync(), ...b.input_ids.flat().slice(0, 20), 5, 17])].sort((x, y) => x - y);
+    assert.ok(seen.length < vocab / 2, `${seen.length} of ${vocab}`);
+    markUnseenTokens(model.weights.get('cls.predictions.bias')!, seen);
+    const bias = model.weights.get('cls.predictions.bias')!.dataSync();
+    assert.equal(bias[seen[0]] > -1, true, 'a seen token keeps its bias');
+    assert.equal(bias.filter((x) => x === UNSEEN_TOKEN_BIAS).length, vocab - seen.length);
+    const full = new MlmTrainGraph(model.config, shapes, { dropout: false, maxGradNorm: 1 });
+    const trimmed = new MlmTrainGraph(model.config, shapes, { dropout: false, maxGradNorm: 1, outputIds: seen });
+    tf.tidy(() => {
+      const a = full.run([...model.weights.values()], batch);
+      const t = trimmed.run([...model.weights.values()], batch);
+      assert.ok(Math.abs(a.loss.dataSync()[0] - t.loss.dataSync()[0]) < 1e-5, `loss ${a.loss.dataSync()[0]} vs ${t.loss.dataSync()[0]}`);
+      assert.equal(t.accuracy.dataSync()[0], a.accuracy.dataSync()[0]);
+      assert.ok(Math.abs(a.gradNorm.dataSync()[0] - t.gradNorm.dataSync()[0]) < 1e-5);
+      const d = compareGrads(model, t.grads, (n) => a.grads.get(n)!);
+      assert.ok(d.rel < 1e-4 && d.abs < 1e-6, `${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+      // An unseen token's bias gets no gradient (its probability is 0 in both).
+      const biasGrad = t.grads.get('cls.predictions.bias')!.dataSync();
+      const unseen = Array.from({ length: vocab }, (_, id) => id).filter((id) => !seen.includes(id));
+      assert.ok(unseen.every((id) => biasGrad[id] === 0));
+    });
+    assert.throws(() => new MlmTrainGraph(model.config, shapes, { outputIds: [3, 2] }), /outputIds must be ascending distinct ids below \d+; entry 1 is 2/);
+    assert.throws(() => new MlmTrainGraph(model.config, shapes, { outputIds: [vocab] }), /entry 0 is \d+/);
+    full.dispose();
+    trimmed.dispose();
     model.dispose();
   });
 });

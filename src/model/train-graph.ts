@@ -588,6 +588,24 @@ export interface MlmTrainGraphResult {
   task?: { loss: tf.Scalar; accuracy: tf.Scalar };
 }
 
+/** outputIds checked: ascending, distinct, within the vocabulary. */
+function checkOutputIds(ids: readonly number[], vocabSize: number): readonly number[] {
+  if (ids.length === 0) throw new Error('train graph: outputIds is empty');
+  ids.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize || (i > 0 && id <= ids[i - 1])) {
+      throw new Error(`train graph: outputIds must be ascending distinct ids below ${vocabSize}; entry ${i} is ${id}`);
+    }
+  });
+  return ids;
+}
+
+/** vocabulary id -> its index in `ids` (0 for ids not in it: never a label). */
+function indexTable(ids: readonly number[], vocabSize: number): number[] {
+  const table = new Array<number>(vocabSize).fill(0);
+  ids.forEach((id, i) => (table[id] = i));
+  return table;
+}
+
 /** MlmTrainGraph's options: TrainGraphOptions and the weight of a task head's loss. */
 export interface MlmTrainGraphOptions extends TrainGraphOptions {
   /**
@@ -596,6 +614,13 @@ export interface MlmTrainGraphOptions extends TrainGraphOptions {
    * (TLM, Yao et al. 2022). 0 (default): masked LM alone.
    */
   taskWeight?: number;
+  /**
+   * The vocabulary ids the prediction head scores (sorted, distinct; every label must be one
+   * of them); default: all. The others must carry a bias of UNSEEN_TOKEN_BIAS, so their
+   * probability is exactly 0 in the full softmax too and leaving them out changes nothing but
+   * the cost: the projection onto the vocabulary is the largest matmul of a step.
+   */
+  outputIds?: readonly number[];
 }
 
 /**
@@ -652,16 +677,23 @@ export class MlmTrainGraph {
     const lnG = w('cls.predictions.transform.LayerNorm.weight');
     const ln = o.layerNorm(act.y, lnG, w('cls.predictions.transform.LayerNorm.bias'), c.layerNormEps);
     const word = w(WORD);
-    const scores = o.linear(ln.y, word, w('cls.predictions.bias'));
-    const ce = g.sparseSoftmaxCrossEntropy(scores, labels);
+    // With outputIds: the scored rows of the tied decoder and its bias, and each label's
+    // index among them (a constant table, vocabulary id -> index).
+    const outputIds = options.outputIds ? checkOutputIds(options.outputIds, c.vocabSize) : null;
+    const scored = outputIds ? g.int(outputIds) : null;
+    const decoder = scored ? g.gather(word, scored) : word;
+    const decoderBias = scored ? g.gather(w('cls.predictions.bias'), scored) : w('cls.predictions.bias');
+    const targets = outputIds ? g.gather(g.int(indexTable(outputIds, c.vocabSize)), labels) : labels;
+    const scores = o.linear(ln.y, decoder, decoderBias);
+    const ce = g.sparseSoftmaxCrossEntropy(scores, targets);
     const loss = g.mean(ce.loss, [0]);
-    const accuracy = g.mean(g.cast(g.equal(g.argMax(scores, 1), labels), 'float32'), [0]);
+    const accuracy = g.mean(g.cast(g.equal(g.argMax(scores, 1), targets), 'float32'), [0]);
 
     const grads = new Map<string, Sym>();
     const M = g.element(g.shape(labels), 0);
     const dScores = g.div(ce.backprop, g.cast(M, 'float32'));
-    const dec = o.linearBackward(dScores, ln.y, word); // dW: the decoder's part of the word embeddings' gradient
-    grads.set('cls.predictions.bias', dec.db);
+    const dec = o.linearBackward(dScores, ln.y, decoder); // dW: the decoder's part of the word embeddings' gradient
+    grads.set('cls.predictions.bias', scored ? g.unsortedSegmentSum(dec.db, scored, c.vocabSize) : dec.db);
     const lnb = o.layerNormBackward(dec.dx, ln, lnG);
     grads.set('cls.predictions.transform.LayerNorm.weight', lnb.dGamma).set('cls.predictions.transform.LayerNorm.bias', lnb.dBeta);
     const dh = o.activationBackward(c.hiddenAct, lnb.dx, h, act.cdf);
@@ -687,8 +719,10 @@ export class MlmTrainGraph {
       dx = g.add(dx, head.backward(dLogits, grads));
     }
     const { wordRows, distinct } = enc.backward(dx, grads);
-    // The decoder already makes the word embeddings' gradient dense: add the input side's rows to it.
-    grads.set(WORD, g.add(dec.dW, g.unsortedSegmentSum(wordRows, distinct.values, c.vocabSize)));
+    // The decoder's rows and the input side's rows into one dense gradient, one pass over the table.
+    grads.set(WORD, scored
+      ? g.unsortedSegmentSum(g.concat([dec.dW, wordRows], 0), g.concat([scored, distinct.values], 0), c.vocabSize)
+      : g.add(dec.dW, g.unsortedSegmentSum(wordRows, distinct.values, c.vocabSize)));
 
     const ordered = paramNames.map((n) => {
       const grad = grads.get(n);

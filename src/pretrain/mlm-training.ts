@@ -33,6 +33,7 @@ import { AdamW, clipScale, accuracy, sparseCrossEntropy, linearSchedule, lrAt, t
 import type { PretrainData, PretrainDataInfo, SequenceStore } from './pretrain-data';
 import { PRETRAIN_SETTINGS_FILE, savePretrainSettings, type PretrainSettings } from './pretrain-settings';
 import { Rng } from '../util/random';
+import { markUnseenTokens, seenTokenIds } from './seen-tokens';
 import { graphAvailable } from '../util/tfgraph/session';
 import { type BertTokenizer, tokenizerFiles, writeTokenizerFiles } from '../tokenizer/index';
 
@@ -108,6 +109,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   private readonly useGraph: boolean;
   /** Training graphs, built on first use: one that skips padded positions, one for batches with (almost) none. */
   private graphs: { skipPadding?: MlmTrainGraph | ElectraTrainGraph; full?: MlmTrainGraph | ElectraTrainGraph } = {};
+  /** predictSeenTokensOnly: the ids the masked LM predicts (ascending); null: all. */
+  private readonly outputIds: number[] | null = null;
   /**
    * ELECTRA: the discriminator's accuracy per step, kept as tensors until a train line
    * or a checkpoint reads them (as the trainer does with loss and accuracy), and the sum
@@ -136,6 +139,11 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
       check(this.useGraph, `pretrain settings: taskWeight ${s.taskWeight} needs the training graph (the native tensorflow backend); this one is "${tf.getBackend()}"`);
       check(model instanceof BertForMaskedLM && hasTaskHead(model.config) && data.train.labels !== null, 'pretrain: taskWeight > 0 needs a model with a task head and labelled sequences');
     }
+    if (s.predictSeenTokensOnly) {
+      check(model instanceof BertForMaskedLM, 'pretrain settings: predictSeenTokensOnly needs objective "mlm"');
+      this.outputIds = seenTokenIds([data.train, data.heldOut], vocab);
+      markUnseenTokens(model.weights.get('cls.predictions.bias')!, this.outputIds);
+    }
     this.rootRng = new Rng(s.seed);
     this.masking = maskingOptions(s);
     this.loader = new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, seed: s.seed, lengthBucketing: !s.packing });
@@ -155,6 +163,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
       `nlpbook: pretraining ${s.objective === 'electra' ? `ELECTRA (generator of ${s.generatorLayers} layer${s.generatorLayers === 1 ? '' : 's'}, discriminator ` : ''}BERT L${s.layers}/H${s.hidden}/A${s.heads}/I${s.intermediate} (${(this.model.parameterCount() / 1e6).toFixed(1)}M parameters${s.objective === 'electra' ? ' in all)' : ')'} ` +
         `on ${d.trainSequences.toLocaleString('en-US')} sequences (${d.trainTokens.toLocaleString('en-US')} tokens${s.packing ? ', packed' : ''}; ` +
         `${d.heldOutDocuments} documents held out), ${total} steps of ${s.batchSize} (${(total / this.loader.length).toFixed(2)} epochs)${s.bf16 && this.useGraph ? ', bf16 matmuls' : ''}` +
+        `${this.outputIds ? `, predicting the ${this.outputIds.length.toLocaleString('en-US')} tokens seen of ${this.vocab.vocabSize.toLocaleString('en-US')}` : ''}` +
         `${s.minutes > 0 ? `, at most ${s.minutes} minutes` : ''}${s.testMode ? ' (testMode)' : ''}; -> ${this.dir}`,
     );
   }
@@ -267,7 +276,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const options = { maxGradNorm: this.settings.maxGradNorm, skipPadding, dropout: this.settings.dropout, bf16: this.settings.bf16 };
     return (this.graphs[key] ??= this.model instanceof ElectraForPreTraining
       ? new ElectraTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, discriminatorWeight: this.settings.discriminatorWeight })
-      : new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, taskWeight: this.settings.taskWeight }));
+      : new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, taskWeight: this.settings.taskWeight, outputIds: this.outputIds ?? undefined }));
   }
 
   /** ELECTRA: reads the pending discriminator accuracies into the window's sum. */

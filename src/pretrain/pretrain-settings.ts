@@ -57,6 +57,10 @@ export const PRETRAIN_FIELDS = {
   maskTokenProb: field.number({ default: 0.8, min: 0, max: 1, group: 'masking', doc: 'Of the chosen tokens, the share replaced by [MASK] (BERT: 0.8).' }),
   randomTokenProb: field.number({ default: 0.1, min: 0, max: 1, group: 'masking', doc: 'Of the chosen tokens, the share replaced by a random token (BERT: 0.1); the rest stay as they are.' }),
   wholeWordMasking: field.boolean({ default: true, group: 'masking', doc: 'Choose whole words: all ## pieces of a word are chosen together.' }),
+  predictSeenTokensOnly: field.boolean({
+    default: false, group: 'masking',
+    doc: 'mlm only: predict only the tokens that occur in the pretraining documents, held-out ones included (NSMC\'s training split: 23,217 of kcbert\'s 30,000). The others get a fixed output bias of -10000, so their probability is 0 (in Python\'s BertForMaskedLM too), and the training graph leaves their rows out of the projection onto the vocabulary, the largest matmul of a step.',
+  }),
   dropout: field.boolean({
     default: true, group: 'training',
     doc: 'BERT\'s dropout (0.1) while pretraining; false: none, as Cramming (Geiping & Goldstein 2022) found best on a short budget. Fine-tuning keeps config.json\'s 0.1 either way.',
@@ -120,6 +124,10 @@ export const PRETRAIN_SCHEMA = defineSchema(PRETRAIN_FIELDS, {
       field: 'taskWeight', doc: '`taskWeight` > 0 needs `nsmc`, the `mlm` objective and no `packing` (one labelled sentence per sequence)',
       problem: (s) => (s.taskWeight > 0 && (!s.nsmc || s.objective !== 'mlm' || s.packing)
         ? `(${s.taskWeight}) needs nsmc true, objective "mlm" and packing false (the labels are NSMC's, one sentence per sequence)` : undefined),
+    },
+    {
+      field: 'predictSeenTokensOnly', doc: '`predictSeenTokensOnly` needs the `mlm` objective',
+      problem: (s) => (s.predictSeenTokensOnly && s.objective !== 'mlm' ? `(true) needs objective "mlm" (ELECTRA's generator scores the whole vocabulary)` : undefined),
     },
     {
       field: 'textFiles', doc: '`textFiles` names a file when `nsmc` is false',
