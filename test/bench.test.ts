@@ -26,13 +26,17 @@ test('bench train --json: one JSON line with msPerStep, tokensPerSec, shape, par
   assert.equal(out.params, 100 * 16 + 300 * 16 + 32 + 32 + 4 * 272 + 32 + 544 + 528 + 32 + 272 + 34);
   assert.equal(typeof out.backend, 'string');
   assert.equal(out.bf16, false);
+  assert.equal(out.freezeWordEmbeddings, false);
   assert.ok(Array.isArray(out.loadavg) && out.loadavg.length === 3);
   // --bf16: the same step with bfloat16 matmuls, said in the result (on the graph path only).
   const b = runCli(['bench', 'train', '--layers', '1', '--hidden', '16', '--heads', '2', '--intermediate', '32', '--vocab', '100',
-    '--batch', '4', '--seq', '8', '--steps', '2', '--warmup', '1', '--bf16', '--json']);
+    '--batch', '4', '--seq', '8', '--steps', '2', '--warmup', '1', '--bf16', '--freeze-word-embeddings', '--json']);
   assert.equal(b.status, 0, b.stderr);
   const bf = jsonLines(b.stdout)[0];
   assert.equal(bf.bf16, bf.mode === 'graph');
+  // --freeze-word-embeddings: said in the result and in the step's description.
+  assert.equal(bf.freezeWordEmbeddings, true);
+  assert.match(bf.step, /word embeddings frozen/);
 });
 
 test('bench: unknown benchmark and bad numbers are one-line errors', () => {

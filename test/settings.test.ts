@@ -279,7 +279,7 @@ test('settings.json and pretrain-settings.json keep their key order and defaults
     ['epochs', 3], ['batchSize', 32], ['fp16', false], ['tpuCores', 0], ['tqdmEnabled', true], ['corpusMirror', null],
     ['modelMirror', null], ['emptyDocuments', 'keep'], ['validationFraction', 0.1], ['warmupRatio', 0.1], ['weightDecay', 0.01], ['adamBeta1', 0.9],
     ['adamBeta2', 0.999], ['adamEpsilon', 1e-6], ['maxGradNorm', 1], ['lengthBucketing', true], ['dropLast', false], ['earlyStoppingPatience', 0],
-    ['layerLrDecay', 1], ['labelSmoothing', 0], ['rDropWeight', 0], ['averageCheckpoints', 1], ['averageEverySteps', 500], ['bf16', false], ['logEverySteps', 10],
+    ['layerLrDecay', 1], ['labelSmoothing', 0], ['rDropWeight', 0], ['averageCheckpoints', 1], ['averageEverySteps', 500], ['freezeWordEmbeddings', false], ['bf16', false], ['logEverySteps', 10],
   ]);
   assert.equal(SETTINGS_FIELD_NAMES.indexOf('cpuWorkers'), SETTINGS_FIELD_NAMES.indexOf('batchSize') + 1);
   assert.deepEqual(Object.entries(DEFAULT_PRETRAIN_SETTINGS), [

@@ -494,6 +494,36 @@ describe('ClassificationTask in graph mode', () => {
     models.forEach((m) => m.dispose());
   });
 
+  test('freezeWordEmbeddings: graph and eager tasks leave the word embeddings as loaded and train the rest alike', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const word = 'bert.embeddings.word_embeddings.weight';
+    const models = [0, 1, 2].map(() => BertForSequenceClassification.fromPretrained(TINY, { quiet: true, seed: 3 }));
+    const frozen = { ...settings, freezeWordEmbeddings: true };
+    const tasks = [new ClassificationTask(models[0], frozen, 10, { graph: true }), new ClassificationTask(models[1], frozen, 10, { graph: false }), new ClassificationTask(models[2], settings, 10, { graph: true })];
+    const b = refBatches()[8];
+    const batch = tensors(b, b.input_ids.map((_, i) => (i * 3) % 2));
+    for (let k = 0; k < 3; k++) {
+      const [g, e, all] = tasks.map((t) => t.trainStep(batch));
+      assert.ok(Math.abs(g.loss.dataSync()[0] - e.loss.dataSync()[0]) < 1e-4, `step ${k + 1} loss ${g.loss.dataSync()[0]} vs ${e.loss.dataSync()[0]}`);
+      assert.ok(Math.abs(g.gradNorm.dataSync()[0] - e.gradNorm.dataSync()[0]) < 1e-4 * e.gradNorm.dataSync()[0]);
+      // The norm leaves the frozen table out, so it is below the unfrozen task's at the same (first) weights.
+      if (k === 0) assert.ok(g.gradNorm.dataSync()[0] < all.gradNorm.dataSync()[0], `${g.gradNorm.dataSync()[0]} vs ${all.gradNorm.dataSync()[0]}`);
+      [g, e, all].forEach((r) => r.dispose());
+    }
+    const loaded = BertForSequenceClassification.fromPretrained(TINY, { quiet: true, seed: 3 });
+    const diff = (a: tf.Tensor, c: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, c))).dataSync()[0]);
+    assert.equal(diff(models[0].weight(word), loaded.weight(word)), 0, 'graph: word embeddings unchanged');
+    assert.equal(diff(models[1].weight(word), loaded.weight(word)), 0, 'eager: word embeddings unchanged');
+    assert.ok(diff(models[2].weight(word), loaded.weight(word)) > 0, 'unfrozen: they move');
+    for (const [name, v] of models[0].weights) {
+      if (name === word || /attention\.self\.key\.bias$/.test(name)) continue;
+      assert.ok(diff(v, models[1].weight(name)) < 2e-5, `${name}: graph and eager differ`);
+    }
+    assert.ok(diff(models[0].weight('classifier.weight'), loaded.weight('classifier.weight')) > 0, 'the rest trains');
+    tf.dispose(Object.values(batch));
+    tasks.forEach((t) => t.dispose());
+    [...models, loaded].forEach((m) => m.dispose());
+  });
+
   test('too long rows and graph: true without the native backend are one-line errors', { skip: !graphAvailable() && 'needs the native backend' }, () => {
     const model = BertForSequenceClassification.fromPretrained(TINY, { quiet: true });
     const task = new ClassificationTask(model, settings, 10, { graph: true });

@@ -30,6 +30,8 @@ export interface TrainBenchOptions {
   fullMask?: boolean;
   /** Mixed precision: the graph's matmuls in bfloat16 (settings.bf16; default false). */
   bf16?: boolean;
+  /** Leave the word embeddings untrained (settings.freezeWordEmbeddings; default false). */
+  freezeWordEmbeddings?: boolean;
 }
 
 export interface TrainBenchResult {
@@ -46,6 +48,8 @@ export interface TrainBenchResult {
   mode: 'graph' | 'eager';
   /** Whether the graph's matmuls ran in bfloat16 (settings.bf16). */
   bf16: boolean;
+  /** Whether the word embeddings were left untrained (settings.freezeWordEmbeddings). */
+  freezeWordEmbeddings: boolean;
   threads: number;
   shape: { layers: number; hidden: number; heads: number; intermediate: number; vocab: number; batch: number; seq: number };
   steps: number;
@@ -99,7 +103,7 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
   });
   const seed = o.seed ?? 1;
   const model = BertForSequenceClassification.init(config, seed);
-  const task = new ClassificationTask(model, { ...DEFAULT_SETTINGS, seed, bf16: o.bf16 ?? false }, warmupSteps + o.steps + 1, { graph: o.graph });
+  const task = new ClassificationTask(model, { ...DEFAULT_SETTINGS, seed, bf16: o.bf16 ?? false, freezeWordEmbeddings: o.freezeWordEmbeddings ?? false }, warmupSteps + o.steps + 1, { graph: o.graph });
   const mode = task.graphMode ? 'graph' : 'eager';
   const { ids, mask, labels } = benchBatch(o.batch, o.seq, o.vocab, o.fullMask);
   const batch: TaskBatch = {
@@ -139,13 +143,14 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
     backend: backend.backend,
     mode,
     bf16: task.graphMode && task.bf16,
+    freezeWordEmbeddings: task.frozen.length > 0,
     threads: backend.threads,
     shape: { layers: o.layers, hidden: o.hidden, heads: o.heads, intermediate: o.intermediate, vocab: o.vocab, batch: o.batch, seq: o.seq },
     steps: o.steps,
     warmupSteps,
     params: paramCount(config),
     inputs: o.fullMask ? BENCH_INPUTS_FULL : BENCH_INPUTS,
-    step: 'ClassificationTask.trainStep: forward (dropout on) + cross-entropy + backward + clip to norm 1 + AdamW',
+    step: `ClassificationTask.trainStep: forward (dropout on) + cross-entropy + backward + clip to norm 1 + AdamW${task.frozen.length ? ' (word embeddings frozen)' : ''}`,
     loadavg: os.loadavg().map((x) => round(x)),
   };
 }

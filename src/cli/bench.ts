@@ -6,7 +6,8 @@ import { benchTrainStep } from '../bench/train-bench';
 import { defineCommand } from './command';
 
 const USAGE = `usage: nlpbook bench train [--layers L] [--hidden H] [--heads A] [--intermediate I]
-                          [--vocab V] [--batch B] [--seq S] [--steps N] [--warmup W] [--eager] [--full-mask] [--bf16] [--json]
+                          [--vocab V] [--batch B] [--seq S] [--steps N] [--warmup W] [--eager] [--full-mask] [--bf16]
+                          [--freeze-word-embeddings] [--json]
 
 Times N training steps (after W untimed ones) of BertForSequenceClassification with
 random weights: forward with dropout, cross-entropy, backward, clipping, AdamW
@@ -15,6 +16,7 @@ vocab 30000, batch 32, seq 64, 10 steps, 3 warm-up steps. --eager: tfjs ops and 
 instead of one TensorFlow graph per step (the default on the native backend). Batch: random ids,
 rows padded from full length down to about half (--full-mask: no padding). --bf16: the graph's
 matmuls in bfloat16 with float32 sums (settings.bf16; fast only where the CPU has AMX-BF16 or AVX512-BF16).
+--freeze-word-embeddings: no gradient and no AdamW update for the word embeddings (settings.freezeWordEmbeddings).
 Threads: TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS (read by TensorFlow at start).`;
 
 const NUMBERS = { layers: '2', hidden: '128', heads: '2', intermediate: '512', vocab: '30000', batch: '32', seq: '64', steps: '10', warmup: '3' } as const;
@@ -28,6 +30,7 @@ export const command = defineCommand({
     eager: { type: 'boolean', default: false },
     'full-mask': { type: 'boolean', default: false },
     bf16: { type: 'boolean', default: false },
+    'freeze-word-embeddings': { type: 'boolean', default: false },
   },
   positionals: true,
   json: true,
@@ -47,6 +50,7 @@ export const command = defineCommand({
       graph: values.eager ? false : undefined,
       fullMask: values['full-mask'],
       bf16: values.bf16,
+      freezeWordEmbeddings: values['freeze-word-embeddings'],
     });
   },
   text(r) {

@@ -214,6 +214,13 @@ export interface TrainGraphOptions {
    * 1.4x faster; on one without native bfloat16 it is slower (nativeBf16() tells which).
    */
   bf16?: boolean;
+  /**
+   * Parameters fed but not trained (classification only; default none): the step returns no
+   * gradient for them, and they count in neither the norm nor the clipping (torch's
+   * requires_grad=False). Freezing the word embeddings also spares the step their dense
+   * vocab x hidden gradient.
+   */
+  frozen?: readonly string[];
 }
 
 /**
@@ -482,6 +489,8 @@ export class ClassificationTrainGraph {
   readonly maxGradNorm: number;
   readonly skipPadding: boolean;
   readonly paramNames: readonly string[];
+  /** The parameters that get a gradient: paramNames less options.frozen, in the same order. */
+  readonly gradNames: readonly string[];
 
   /** `params`: the model's parameters (name -> shape) in feed order, its state-dict order. */
   constructor(readonly config: BertConfig, params: ReadonlyMap<string, readonly number[]>, options: TrainGraphOptions = {}) {
@@ -491,6 +500,9 @@ export class ClassificationTrainGraph {
     const skipPadding = (this.skipPadding = options.skipPadding ?? true);
     if (!(maxGradNorm >= 0)) throw new Error(`train graph: maxGradNorm must be >= 0, got ${maxGradNorm}`);
     const paramNames = (this.paramNames = [...params.keys()]);
+    const frozen = new Set(options.frozen ?? []);
+    for (const n of frozen) if (!params.has(n)) throw new Error(`train graph: frozen parameter ${n} is not one of the model's`);
+    const gradNames = (this.gradNames = paramNames.filter((n) => !frozen.has(n)));
     const g = new GraphBuilder();
     const o = new BertGraphOps(g, options.bf16 ?? false);
     this.seedCount = 2 + 3 * c.numHiddenLayers;
@@ -534,13 +546,14 @@ export class ClassificationTrainGraph {
     // The word embeddings' gradient is dense (vocab x hidden, like PyTorch's), but only the
     // batch's distinct ids have non-zero rows: take the norm and clip on those rows, and
     // scatter once at the end (saves two passes over the dense table per step).
-    const ordered = paramNames.map((n) => {
+    // (A frozen parameter's gradient is never fetched, so TensorFlow never computes it.)
+    const ordered = gradNames.map((n) => {
       const grad = n === WORD ? wordRows : grads.get(n);
       if (!grad) throw new Error(`train graph: no gradient for ${n} (not a BertForSequenceClassification parameter?)`);
       return grad;
     });
     const { gradNorm, clipped } = normAndClip(g, o, ordered, maxGradNorm);
-    const dense = clipped.map((t, i) => (paramNames[i] === WORD ? g.unsortedSegmentSum(t, distinct.values, c.vocabSize) : t));
+    const dense = clipped.map((t, i) => (gradNames[i] === WORD ? g.unsortedSegmentSum(t, distinct.values, c.vocabSize) : t));
     this.fetches = [g.identity(loss, 'loss'), g.identity(firstLogits, 'logits'), g.identity(gradNorm, 'grad_norm'), ...dense.map((t, i) => g.identity(t, `grad${i}`))];
     this.session = new GraphSession(g);
   }
@@ -555,7 +568,7 @@ export class ClassificationTrainGraph {
       ...this.weightFeeds.map((s, i) => [s, weights[i]] as [Sym, tf.Tensor]),
     ];
     const [loss, logits, gradNorm, ...grads] = runWithSeeds(this.session, feeds, this.fetches, this.inputs.seeds, this.seedCount, seed);
-    return { loss: loss as tf.Scalar, logits: logits as tf.Tensor2D, gradNorm: gradNorm as tf.Scalar, grads: new Map(this.paramNames.map((n, i) => [n, grads[i]])) };
+    return { loss: loss as tf.Scalar, logits: logits as tf.Tensor2D, gradNorm: gradNorm as tf.Scalar, grads: new Map(this.gradNames.map((n, i) => [n, grads[i]])) };
   }
 
   dispose(): void {

@@ -103,6 +103,10 @@ export const SETTINGS_FIELDS = {
     doc: 'The final model is the mean of the weights at the last this-many checkpoints, taken every `averageEverySteps` steps up to the last step (checkpoint averaging; 1 keeps the last weights as they are; a run that stops before its last step keeps its last weights).',
   }),
   averageEverySteps: field.integer({ default: 500, min: 1, group: 'training', doc: 'Optimizer steps between two of the averaged checkpoints (`averageCheckpoints`).' }),
+  freezeWordEmbeddings: field.boolean({
+    default: false, group: 'training',
+    doc: 'Keep the word embeddings (vocab x hidden: most of a small model\'s parameters) as pretraining left them: no gradient and no AdamW update, as requires_grad=False in PyTorch. Each step skips their dense gradient and its update.',
+  }),
   bf16: BF16_FIELD,
   logEverySteps,
 };

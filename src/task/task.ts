@@ -24,11 +24,14 @@ import { Rng, type RngState } from '../util/random';
 import type { Settings } from '../settings/index';
 import { graphAvailable } from '../util/tfgraph/session';
 
-/** The settings the task uses (layerLrDecay, labelSmoothing, rDropWeight and bf16 may be left out: 1, 0, 0 and false, off). */
+/** The settings the task uses (layerLrDecay, labelSmoothing, rDropWeight, bf16 and freezeWordEmbeddings may be left out: 1, 0, 0, false and false, off). */
 export type TaskSettings = Pick<
   Settings,
   'learningRate' | 'warmupRatio' | 'weightDecay' | 'adamBeta1' | 'adamBeta2' | 'adamEpsilon' | 'maxGradNorm' | 'seed'
-> & Partial<Pick<Settings, 'layerLrDecay' | 'labelSmoothing' | 'rDropWeight' | 'bf16'>>;
+> & Partial<Pick<Settings, 'layerLrDecay' | 'labelSmoothing' | 'rDropWeight' | 'bf16' | 'freezeWordEmbeddings'>>;
+
+/** The word embeddings' name (settings.freezeWordEmbeddings). */
+const WORD_EMBEDDINGS = 'bert.embeddings.word_embeddings.weight';
 
 /** What a step needs from a batch: int32 tensors as the data loader makes them. */
 export interface TaskBatch {
@@ -98,6 +101,8 @@ export class ClassificationTask {
   readonly rDropWeight: number;
   /** Mixed precision of the training graph (TrainGraphOptions.bf16); the eager path is float32. */
   readonly bf16: boolean;
+  /** Parameters left as they are (settings.freezeWordEmbeddings): no gradient, no update. */
+  readonly frozen: readonly string[];
   private dropoutRng: Rng;
   private readonly useGraph: boolean;
   /** Training graphs, built on first use: one that skips padded positions, one for batches with (almost) none. */
@@ -126,7 +131,9 @@ export class ClassificationTask {
     const layers = model.config.numHiddenLayers;
     // Only the optimizer applies rates, so the training graph is the same with or without the decay.
     const lrScale = decay === 1 ? undefined : (name: string) => layerLrScale(name, layers, decay);
-    this.optimizer = new AdamW(model.weights, { ...adamWOptions(settings), kernel: options.kernel, lrScale });
+    this.frozen = settings.freezeWordEmbeddings ? [WORD_EMBEDDINGS] : [];
+    const trained = new Map([...model.weights].filter(([name]) => !this.frozen.includes(name)));
+    this.optimizer = new AdamW(trained, { ...adamWOptions(settings), kernel: options.kernel, lrScale });
     this.dropoutRng = new Rng(settings.seed).fork('dropout');
     this.useGraph = options.graph ?? graphAvailable();
   }
@@ -195,7 +202,7 @@ export class ClassificationTask {
       acc = tf.keep(accuracy(first, batch.labels));
       const ce = crossEntropy(logits, twice(batch.labels), this.labelSmoothing);
       return rDrop ? (tf.add(ce, tf.mul(symmetricKl(logits), this.rDropWeight / 4)) as tf.Scalar) : ce;
-    }, this.model.trainableVariables());
+    }, [...this.model.weights].filter(([name]) => !this.frozen.includes(name)).map(([, v]) => v));
     return { loss: value, accuracy: acc as tf.Scalar, grads };
   }
 
@@ -205,7 +212,7 @@ export class ClassificationTask {
     const skipPadding = skipPaddingPays(paddedShare(batch.attentionMask));
     const key = skipPadding ? 'skipPadding' : 'full';
     const graph = (this.graphs[key] ??= new ClassificationTrainGraph(this.model.config, weightShapes(weights), {
-      maxGradNorm: this.maxGradNorm, skipPadding, labelSmoothing: this.labelSmoothing, rDropWeight: this.rDropWeight, bf16: this.bf16,
+      maxGradNorm: this.maxGradNorm, skipPadding, labelSmoothing: this.labelSmoothing, rDropWeight: this.rDropWeight, bf16: this.bf16, frozen: this.frozen,
     }));
     const length = batch.inputIds.shape[1];
     check(length <= this.model.config.maxPositionEmbeddings,
