@@ -42,7 +42,7 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     // and 50% measured as main jobs, 40% gave the best run (README, "Recipes tried").
     // No task objective (taskWeight): learning the sentiment labels alongside the masked LM (TLM)
     // tied as a main job, with 1 fine-tuning epoch, and lost with 2 (README, "Recipes tried").
-    // predictSeenTokensOnly: NSMC uses 23,217 of kcbert's 30,000 tokens; scoring only those
+    // predictSeenTokensOnly: NSMC uses 23,216 of kcbert's 30,000 tokens; scoring only those
     // leaves 23% of the vocabulary projection out of every step (README, "Recipes tried").
     pretrain: { layers: 4, hidden: 256, heads: 4, intermediate: 1024, maxPositions: 128, maxSeqLength: 128, batchSize: 128, dropout: false, maskProb: 0.4, predictSeenTokensOnly: true, bf16 },
     settings: { maxSeqLength: 128, batchSize: 32, learningRate: 1e-4, epochs: 2, warmupRatio: 0.1, bf16, downstreamModelDir: 'data/course/offline' },

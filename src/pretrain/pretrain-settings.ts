@@ -59,7 +59,7 @@ export const PRETRAIN_FIELDS = {
   wholeWordMasking: field.boolean({ default: true, group: 'masking', doc: 'Choose whole words: all ## pieces of a word are chosen together.' }),
   predictSeenTokensOnly: field.boolean({
     default: false, group: 'masking',
-    doc: 'mlm only: predict only the tokens that occur in the pretraining documents, held-out ones included (NSMC\'s training split: 23,217 of kcbert\'s 30,000). The others get a fixed output bias of -10000, so their probability is 0 (in Python\'s BertForMaskedLM too), and the training graph leaves their rows out of the projection onto the vocabulary, the largest matmul of a step.',
+    doc: 'mlm only: predict only the tokens that occur in the pretraining documents, held-out ones included (NSMC\'s training split: 23,216 of kcbert\'s 30,000). The others get a fixed output bias of -10000, so their probability is 0 (in Python\'s BertForMaskedLM too), and the training graph leaves their rows out of the projection onto the vocabulary, the largest matmul of a step.',
   }),
   dropout: field.boolean({
     default: true, group: 'training',
