@@ -103,6 +103,8 @@ export class ClassificationTask {
   readonly bf16: boolean;
   /** Parameters left as they are (settings.freezeWordEmbeddings): no gradient, no update. */
   readonly frozen: readonly string[];
+  /** The other parameters, by name: what the gradients and AdamW cover. */
+  private readonly trained: ReadonlyMap<string, tf.Variable>;
   private dropoutRng: Rng;
   private readonly useGraph: boolean;
   /** Training graphs, built on first use: one that skips padded positions, one for batches with (almost) none. */
@@ -132,8 +134,8 @@ export class ClassificationTask {
     // Only the optimizer applies rates, so the training graph is the same with or without the decay.
     const lrScale = decay === 1 ? undefined : (name: string) => layerLrScale(name, layers, decay);
     this.frozen = settings.freezeWordEmbeddings ? [WORD_EMBEDDINGS] : [];
-    const trained = new Map([...model.weights].filter(([name]) => !this.frozen.includes(name)));
-    this.optimizer = new AdamW(trained, { ...adamWOptions(settings), kernel: options.kernel, lrScale });
+    this.trained = new Map([...model.weights].filter(([name]) => !this.frozen.includes(name)));
+    this.optimizer = new AdamW(this.trained, { ...adamWOptions(settings), kernel: options.kernel, lrScale });
     this.dropoutRng = new Rng(settings.seed).fork('dropout');
     this.useGraph = options.graph ?? graphAvailable();
   }
@@ -202,7 +204,7 @@ export class ClassificationTask {
       acc = tf.keep(accuracy(first, batch.labels));
       const ce = crossEntropy(logits, twice(batch.labels), this.labelSmoothing);
       return rDrop ? (tf.add(ce, tf.mul(symmetricKl(logits), this.rDropWeight / 4)) as tf.Scalar) : ce;
-    }, [...this.model.weights].filter(([name]) => !this.frozen.includes(name)).map(([, v]) => v));
+    }, [...this.trained.values()]);
     return { loss: value, accuracy: acc as tf.Scalar, grads };
   }
 
