@@ -19,9 +19,8 @@ import { GraphSession } from '../util/tfgraph/session';
 import type { BertConfig } from './config';
 import { DEFAULT_DISCRIMINATOR_WEIGHT, electraSeeds, sampleSeedPair, type ElectraInputs, type ElectraLosses } from './electra';
 import { dropoutSeedPair } from './ops';
-import { BertGraphOps, encoderGraph, normAndClip, weightPlaceholders, type TrainGraphOptions } from './train-graph';
+import { BertGraphOps, encoderGraph, normAndClip, weightPlaceholders, WORD_EMBEDDINGS, type TrainGraphOptions } from './train-graph';
 
-const WORD = 'bert.embeddings.word_embeddings.weight';
 
 export interface ElectraTrainGraphOptions extends TrainGraphOptions {
   /** Layers of the generator; default: as many as `params` has (generator.encoder.layer.N). */
@@ -109,7 +108,7 @@ export class ElectraTrainGraph {
     const act = o.activation(c.hiddenAct, h);
     const lnG = w('generator_predictions.LayerNorm.weight');
     const ln = o.layerNorm(act.y, lnG, w('generator_predictions.LayerNorm.bias'), c.layerNormEps);
-    const word = w(WORD);
+    const word = w(WORD_EMBEDDINGS);
     const scores = o.linear(ln.y, word, w('generator_lm_head.bias'));
     const ce = g.sparseSoftmaxCrossEntropy(scores, labels);
     const generatorLoss = g.mean(ce.loss, [0]);
@@ -179,7 +178,7 @@ export class ElectraTrainGraph {
     // The word embeddings: the generator's decoder (dense) plus both encoders' input rows, scattered once.
     const rows = g.concat([genWords.wordRows, disWords.wordRows], 0);
     const rowIds = g.concat([genWords.distinct.values, disWords.distinct.values], 0);
-    grads.set(WORD, g.add(dec.dW, g.unsortedSegmentSum(rows, rowIds, c.vocabSize)));
+    grads.set(WORD_EMBEDDINGS, g.add(dec.dW, g.unsortedSegmentSum(rows, rowIds, c.vocabSize)));
 
     const ordered = paramNames.map((n) => {
       const grad = grads.get(n);

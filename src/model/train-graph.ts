@@ -237,7 +237,8 @@ export function weightShapes(weights: ReadonlyMap<string, tf.Tensor>): Map<strin
   return new Map([...weights].map(([name, v]) => [name, v.shape]));
 }
 
-const WORD = 'bert.embeddings.word_embeddings.weight';
+/** The word embeddings' parameter name (the masked-LM decoder shares the table). */
+export const WORD_EMBEDDINGS = 'bert.embeddings.word_embeddings.weight';
 
 /** What the heads need from the encoder's part of a training graph. */
 export interface EncoderGraph {
@@ -283,7 +284,7 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
   const typesFlat = g.reshape(types, [-1]);
 
   // Embeddings: LayerNorm((word + token type) + position), then dropout (encoder.ts embeddings()).
-  const word = w(WORD);
+  const word = w(WORD_EMBEDDINGS);
   const position = w('bert.embeddings.position_embeddings.weight');
   const tokenType = w('bert.embeddings.token_type_embeddings.weight');
   const wordAndType = g.add(g.gather(word, idsFlat), g.gather(tokenType, typesFlat));
@@ -548,12 +549,12 @@ export class ClassificationTrainGraph {
     // scatter once at the end (saves two passes over the dense table per step).
     // (A frozen parameter's gradient is never fetched, so TensorFlow never computes it.)
     const ordered = gradNames.map((n) => {
-      const grad = n === WORD ? wordRows : grads.get(n);
+      const grad = n === WORD_EMBEDDINGS ? wordRows : grads.get(n);
       if (!grad) throw new Error(`train graph: no gradient for ${n} (not a BertForSequenceClassification parameter?)`);
       return grad;
     });
     const { gradNorm, clipped } = normAndClip(g, o, ordered, maxGradNorm);
-    const dense = clipped.map((t, i) => (gradNames[i] === WORD ? g.unsortedSegmentSum(t, distinct.values, c.vocabSize) : t));
+    const dense = clipped.map((t, i) => (gradNames[i] === WORD_EMBEDDINGS ? g.unsortedSegmentSum(t, distinct.values, c.vocabSize) : t));
     this.fetches = [g.identity(loss, 'loss'), g.identity(firstLogits, 'logits'), g.identity(gradNorm, 'grad_norm'), ...dense.map((t, i) => g.identity(t, `grad${i}`))];
     this.session = new GraphSession(g);
   }
@@ -689,7 +690,7 @@ export class MlmTrainGraph {
     const act = o.activation(c.hiddenAct, h);
     const lnG = w('cls.predictions.transform.LayerNorm.weight');
     const ln = o.layerNorm(act.y, lnG, w('cls.predictions.transform.LayerNorm.bias'), c.layerNormEps);
-    const word = w(WORD);
+    const word = w(WORD_EMBEDDINGS);
     // With outputIds: the scored rows of the tied decoder and its bias, and each label's
     // index among them (a constant table, vocabulary id -> index).
     const outputIds = options.outputIds ? checkOutputIds(options.outputIds, c.vocabSize) : null;
@@ -733,7 +734,7 @@ export class MlmTrainGraph {
     }
     const { wordRows, distinct } = enc.backward(dx, grads);
     // The decoder's rows and the input side's rows into one dense gradient, one pass over the table.
-    grads.set(WORD, scored
+    grads.set(WORD_EMBEDDINGS, scored
       ? g.unsortedSegmentSum(g.concat([dec.dW, wordRows], 0), g.concat([scored, distinct.values], 0), c.vocabSize)
       : g.add(dec.dW, g.unsortedSegmentSum(wordRows, distinct.values, c.vocabSize)));
 

@@ -15,7 +15,7 @@
 // never waits for a number it does not need yet.
 import { tf } from '../util/backend';
 import { check } from '../util/errors';
-import { ClassificationTrainGraph, skipPaddingPays, weightShapes, type BertForSequenceClassification } from '../model/index';
+import { ClassificationTrainGraph, skipPaddingPays, weightShapes, WORD_EMBEDDINGS, type BertForSequenceClassification } from '../model/index';
 import { AdamW, adamWOptions, layerLrScale, type AdamWKernel } from './optim/adamw';
 import { clipScale, globalNorm } from './optim/clip';
 import { accuracy, crossEntropy, symmetricKl } from './optim/loss';
@@ -29,9 +29,6 @@ export type TaskSettings = Pick<
   Settings,
   'learningRate' | 'warmupRatio' | 'weightDecay' | 'adamBeta1' | 'adamBeta2' | 'adamEpsilon' | 'maxGradNorm' | 'seed'
 > & Partial<Pick<Settings, 'layerLrDecay' | 'labelSmoothing' | 'rDropWeight' | 'bf16' | 'freezeWordEmbeddings'>>;
-
-/** The word embeddings' name (settings.freezeWordEmbeddings). */
-const WORD_EMBEDDINGS = 'bert.embeddings.word_embeddings.weight';
 
 /** What a step needs from a batch: int32 tensors as the data loader makes them. */
 export interface TaskBatch {
