@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as path from 'path';
 import { profileFromEnv } from '../src/course/index';
-import { courseCorpus, coursePlan, coursePretrained, planPretraining, pretrainedReady } from '../src/course/course-path';
+import { budgetReplan, courseCorpus, coursePlan, coursePretrained, planPretraining, pretrainedReady, type BudgetPlan } from '../src/course/course-path';
 import { pretrain, readPretrainResult } from '../src/pretrain/index';
 import { BertTokenizer } from '../src/tokenizer/index';
 import { openCourse } from '../src/course/index';
@@ -114,6 +114,21 @@ test('a budget plans the pretraining steps from measured speeds, and a finished 
   } finally {
     process.env = saved;
   }
+});
+
+test('the budget\'s replan: after warmup, the steps that end pretraining on time at the run\'s own speed, within half and twice the plan', () => {
+  const settings = { ...coursePlan('offline').pretrain!, warmupRatio: 0.06 };
+  const budget = (steps: number, secondsLeft: number) => ({ steps, pretrainingEndsAt: Date.now() + secondsLeft * 1000 }) as BudgetPlan;
+  const replan = budgetReplan(budget(4000, 300), settings)!;
+  assert.equal(replan.atStep, 240, '6% of 4,000 steps: the learning rate has warmed up');
+  assert.equal(budgetReplan(budget(1000, 100), settings)!.atStep, 120, 'at least 100 steps measured after the 20 that build the graphs');
+  assert.equal(budgetReplan(budget(120, 100), settings), undefined, 'a run too short to measure keeps its plan');
+  // 300 seconds left at 10 steps/s (1,000 tokens/s, 100 tokens a step): 3,000 steps more.
+  const at = (tokensPerSecond: number) => replan.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond, tokensPerStep: 100 });
+  const steps = at(1000);
+  assert.ok(steps >= 3235 && steps <= 3240, `${steps}`);
+  assert.equal(at(1e6), 8000, 'at most twice the plan');
+  assert.equal(at(1), 2000, 'at least half');
 });
 
 test('mixed precision: the offline profile trains with bf16 exactly where this CPU multiplies bfloat16 natively; book and tiny never', () => {

@@ -14,7 +14,7 @@ import { NlpbookError } from '../src/util/errors';
 import { fillMask } from '../src/pretrain/index';
 import { maskBatch, maskCandidates, maskingVocab, maskSequence, tokensToPredict, type MaskingOptions, type MaskingVocab } from '../src/pretrain/masking';
 import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/index';
-import { pretrain, pretrainMetrics, PRETRAIN_RESULT_FILE, type PretrainOptions } from '../src/pretrain/pretrain';
+import { pretrain, pretrainMetrics, PRETRAIN_RESULT_FILE, type PretrainOptions, type RunSpeed } from '../src/pretrain/pretrain';
 import { buildSequences, SequenceStore, taskLabels } from '../src/pretrain/pretrain-data';
 import { NsmcCorpus } from '../src/corpus/index';
 import { ClassificationDataset } from '../src/data/index';
@@ -22,7 +22,7 @@ import { makeSettings } from '../src/settings/index';
 import {
   makePretrainSettings, parsePretrainSetArgs, pretrainConflicts, PRETRAIN_SETTINGS_FILE, validatePretrainSettings, type PretrainSettings,
 } from '../src/pretrain/pretrain-settings';
-import { crossEntropy, sparseCrossEntropy } from '../src/task/index';
+import { crossEntropy, linearSchedule, lrAt, sparseCrossEntropy } from '../src/task/index';
 import { Rng } from '../src/util/random';
 import { UNSEEN_TOKEN_BIAS } from '../src/pretrain/seen-tokens';
 import { BertTokenizer } from '../src/tokenizer/index';
@@ -268,6 +268,41 @@ describe('pretrain', () => {
     const strip = (dir: string) => pretrainMetrics(dir).train.map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
     assert.deepEqual(strip(s.outputDir!), strip(straightSettings.outputDir!));
     assert.equal(resumed.mlmLoss, straight.mlmLoss);
+  });
+
+  test('replan: the steps planned again after a step, from the run\'s own speed; the schedule ends at the new last step, and a resume after it equals a straight run', async () => {
+    const speeds: RunSpeed[] = [];
+    const replan = { atStep: 25, steps: (speed: RunSpeed) => (speeds.push(speed), 50) };
+    const lines: string[] = [];
+    const s = { ...straightSettings, outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model') };
+    const r = await run(s, { replan, log: (l: string) => lines.push(l) });
+    assert.deepEqual([r.finished, r.steps, r.totalSteps, r.replanned?.atStep, r.replanned?.fromSteps], [true, 50, 50, 25, 40]);
+    assert.equal(speeds.length, 1);
+    const [speed] = speeds;
+    assert.deepEqual([speed.step, speed.totalSteps, speed.fromStep], [25, 40, 20]);
+    assert.ok(speed.tokensPerSecond > 0, `${speed.tokensPerSecond} tokens/s`);
+    assert.equal(speed.tokensPerStep, r.data.trainTokens / Math.ceil(r.data.trainSequences / s.batchSize));
+    const said = lines.find((l) => l.includes('steps planned again'));
+    assert.match(said ?? lines.join('\n'), /^nlpbook: steps planned again at step 25: \d+ tokens\/s since step 20 -> 50 steps \([\d.]+ epochs\), \+10 on the plan$/);
+    // Up to the replan the run is the 40-step run; after it, the rate decays to 0 at step 50.
+    const strip = (dir: string) => pretrainMetrics(dir).train.map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
+    const replanned = strip(s.outputDir!);
+    assert.deepEqual(replanned.slice(0, 5), strip(straightSettings.outputDir!).slice(0, 5));
+    assert.deepEqual(replanned.map((l) => l.step), [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]);
+    const schedule = linearSchedule(s, 50);
+    assert.equal(replanned[5].lr, lrAt(schedule, 29));
+    assert.equal(replanned[9].lr, lrAt(schedule, 49));
+    assert.ok(replanned[5].lr > lrAt(linearSchedule(s, 40), 29), 'a longer run decays more slowly');
+    // The saved settings are the plan the run followed: a resume continues it.
+    assert.equal(JSON.parse(fs.readFileSync(path.join(s.outputDir!, PRETRAIN_SETTINGS_FILE), 'utf8')).steps, 50);
+    const t = { ...s, outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model') };
+    assert.equal((await run(t, { replan, stopAt: { steps: 33 } })).finished, false);
+    const saved = JSON.parse(fs.readFileSync(path.join(t.outputDir!, 'checkpoints', 'last', 'trainer-state.json'), 'utf8'));
+    assert.deepEqual([saved.step, saved.totalSteps, saved.settings.steps], [33, 50, 50]);
+    const resumed = await run({ ...t, steps: 50 }, { replan });
+    assert.deepEqual([resumed.finished, resumed.resumedFrom, resumed.steps, resumed.replanned], [true, 33, 50, null]);
+    assert.equal(maxWeightDifference(s.outputDir!, t.outputDir!), 0);
+    assert.deepEqual(strip(t.outputDir!), replanned);
   });
 
   test('bf16: trains with bfloat16 matmuls, says so in its start line, and ends near the float32 run', async () => {

@@ -26,6 +26,7 @@ import {
 } from '../pretrain/index';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles';
 import { DEFAULT_SETTINGS, makeSettings, type Settings } from '../settings/index';
+import { warmupStepsFor } from '../task/index';
 
 /** The environment variable that picks the profile (the notebooks' one visible line names it). */
 export const PROFILE_ENV = 'NLPBOOK_PROFILE';
@@ -347,6 +348,14 @@ export interface BudgetPlan {
   /** Disk pretraining leaves (model + resume checkpoint) and this process's memory after the trial, bytes. */
   diskBytes: number;
   memoryBytes: number;
+  /** When pretraining is to end (ms since 1970): the plan's time for it, counted from the end of planning. */
+  pretrainingEndsAt: number;
+  /**
+   * The steps planned again from the run's own speed, once the learning rate has warmed up
+   * (REPLAN): the trial's few steps can read a machine 10-25% slower or faster than the run
+   * then goes. Set after pretraining; null when it kept the plan's steps.
+   */
+  replanned?: { atStep: number; tokensPerSecond: number; steps: number; passes: number } | null;
 }
 
 /** Minutes kept free of the plan: checkpoints, model loading, load spikes. */
@@ -387,18 +396,43 @@ export async function planPretraining(
     }
     const steps = Math.max(1, Math.floor(pretraining * 60 * pre.stepsPerSecond));
     const round = (x: number) => Math.round(x * 100) / 100;
+    const pretrainingEndsAt = Date.now() + pretraining * 60000;
     return {
       // A safety cap well past the plan: only a machine that slows down a lot mid-run hits it.
       settings: { ...s, steps, minutes: round(pretraining * 1.3) },
       budget: {
         minutes, spent: round(spent), fineTuning: round(ft.minutes), evaluation: round(evaluation), margin: BUDGET_MARGIN,
         pretraining: round(pretraining), steps, passes: round(steps / pre.stepsPerPass), tokensPerSecond: pre.tokensPerSecond ?? 0,
-        diskBytes: pre.diskBytes, memoryBytes: pre.memoryBytes,
+        diskBytes: pre.diskBytes, memoryBytes: pre.memoryBytes, pretrainingEndsAt,
       },
     };
   } finally {
     fs.rmSync(shape, { recursive: true, force: true });
   }
+}
+
+/** Steps measured over before the run's own speed replaces the trial's (see REPLAN below). */
+const REPLAN_MIN_STEPS = 100;
+
+/**
+ * The budget's second look (PretrainOptions.replan): once the learning rate has warmed up
+ * (settings.warmupRatio of the planned steps, at least REPLAN_MIN_STEPS measured after the
+ * graphs are built), the steps that end pretraining when the plan said, at the speed this run
+ * has shown so far. The trial's minute can catch the machine in a slow or fast patch (the
+ * 2026-12-06 runs: 4,619 tokens/s measured, 5,300-5,900 run); hundreds of the run's own steps
+ * read it better. Between half and twice the planned steps, whatever the measurement says.
+ */
+export function budgetReplan(budget: BudgetPlan, s: PretrainSettings): PretrainOptions['replan'] {
+  const atStep = Math.max(warmupStepsFor(budget.steps, s.warmupRatio), 20 + REPLAN_MIN_STEPS);
+  if (atStep >= budget.steps) return undefined;
+  return {
+    atStep,
+    steps: (speed) => {
+      const secondsLeft = Math.max(0, (budget.pretrainingEndsAt - Date.now()) / 1000);
+      const steps = speed.step + Math.floor((secondsLeft * speed.tokensPerSecond) / speed.tokensPerStep);
+      return Math.min(2 * speed.totalSteps, Math.max(Math.ceil(speed.totalSteps / 2), steps));
+    },
+  };
 }
 
 /**
@@ -442,8 +476,13 @@ export async function coursePretrained(plan: CoursePlan, options: StageOptions =
     estimate = await measurePretraining(settings, { tokenizer: options.pretrain?.tokenizer });
     options.onEstimate?.(estimate);
   }
-  const result = await pretrain(settings, { log: options.log, ...options.pretrain });
+  const replan = budget ? budgetReplan(budget, settings) : undefined;
+  const result = await pretrain(settings, { log: options.log, replan, ...options.pretrain });
   if (!result.finished) throw new NlpbookError(`pretraining stopped before the end (${result.steps} of ${result.totalSteps} steps); run again to resume`);
+  if (budget) {
+    const r = result.replanned;
+    budget.replanned = r ? { atStep: r.atStep, tokensPerSecond: r.tokensPerSecond, steps: result.totalSteps, passes: Math.round((result.totalSteps / Math.ceil(result.data.trainSequences / settings.batchSize)) * 100) / 100 } : null;
+  }
   return { model: result.model, reused: false, result, estimate, budget };
 }
 

@@ -189,7 +189,8 @@ function writeReport(r: CourseResult, settings: Settings): void {
     `- validation accuracy (best epoch): ${fmt(r.validationAccuracy)}`,
     `- **test accuracy: ${fmt(r.testAccuracy)}** (precision ${fmt(r.test.precision)}, recall ${fmt(r.test.recall)}, F1 ${fmt(r.test.f1)}, n=${r.test.n})`,
     `- wall-clock: ${r.minutes.toFixed(1)} min (${Object.entries(r.stageMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`,
-    ...(r.budget ? [`- budget: ${r.budget.minutes} min; pretraining planned for ${r.budget.pretraining} min = ${r.budget.steps} steps (${r.budget.passes} passes over the training texts) at ${r.budget.tokensPerSecond} tokens/s measured here`] : []),
+    ...(r.budget ? [`- budget: ${r.budget.minutes} min; pretraining planned for ${r.budget.pretraining} min = ${r.budget.steps} steps (${r.budget.passes} passes over the training texts) at ${r.budget.tokensPerSecond} tokens/s measured here` +
+      (r.budget.replanned ? `; planned again at step ${r.budget.replanned.atStep} from the run's own ${r.budget.replanned.tokensPerSecond} tokens/s: ${r.budget.replanned.steps} steps (${r.budget.replanned.passes} passes)` : '')] : []),
     '',
     '![loss](loss.svg)',
     '',

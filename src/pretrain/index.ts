@@ -3,7 +3,7 @@
 // and step 7's training loop (the masked-LM task in mlm-training.ts). Notebook 03a-pretraining.
 export {
   otherRunError, pretrain, pretrainConfig, pretrainMetrics, PRETRAIN_RESULT_FILE, readPretrainResult,
-  type HeldOutMetricsLine, type PretrainMetricsLine, type PretrainOptions, type PretrainResult,
+  type HeldOutMetricsLine, type PretrainMetricsLine, type PretrainOptions, type PretrainResult, type RunSpeed,
 } from './pretrain';
 export { MaskedLmTraining, maskingOptions, PRETRAIN_STATE_FORMAT, type HeldOutScores, type PretrainState } from './mlm-training';
 export {

@@ -39,6 +39,9 @@ import { type BertTokenizer, tokenizerFiles, writeTokenizerFiles } from '../toke
 
 export const PRETRAIN_STATE_FORMAT = 'nlpbook-pretrain-state/1';
 
+/** A session's speed is measured from its 20th step on: the first ones build the training graphs. */
+const SPEED_FROM_STEP = 20;
+
 /** Everything besides weights and AdamW moments that an exact resume needs (checkpoints/last/trainer-state.json). */
 export interface PretrainState {
   format: string;
@@ -104,11 +107,13 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   private windowStart = { time: Date.now(), tokens: 0 };
   private readonly rootRng: Rng;
   private readonly masking: MaskingOptions;
-  private readonly schedule: LinearSchedule;
+  private schedule: LinearSchedule;
   private readonly loader: DataLoader;
   private readonly useGraph: boolean;
   /** Training graphs, built on first use: one that skips padded positions, one for batches with (almost) none. */
   private graphs: { skipPadding?: MlmTrainGraph | ElectraTrainGraph; full?: MlmTrainGraph | ElectraTrainGraph } = {};
+  /** Where this session's measured speed starts (replan): the step, its time, the tokens trained before it. */
+  private speedFrom: { step: number; time: number; tokens: number } = { step: SPEED_FROM_STEP, time: 0, tokens: 0 };
   /** predictSeenTokensOnly: the ids the masked LM predicts (ascending); null: all. */
   private readonly outputIds: number[] | null = null;
   /**
@@ -123,7 +128,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   private taskWindow = { lossSum: 0, accuracySum: 0, steps: 0 };
 
   constructor(
-    private readonly settings: PretrainSettings,
+    private settings: PretrainSettings,
     private readonly tokenizer: BertTokenizer,
     readonly dir: string,
     private readonly vocab: MaskingVocab,
@@ -159,6 +164,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const d = this.data.info;
     const total = this.plan.totalSteps;
     this.windowStart = { time: Date.now(), tokens: 0 };
+    this.speedFrom = { step: SPEED_FROM_STEP, time: 0, tokens: 0 };
     this.options.log(
       `nlpbook: pretraining ${s.objective === 'electra' ? `ELECTRA (generator of ${s.generatorLayers} layer${s.generatorLayers === 1 ? '' : 's'}, discriminator ` : ''}BERT L${s.layers}/H${s.hidden}/A${s.heads}/I${s.intermediate} (${(this.model.parameterCount() / 1e6).toFixed(1)}M parameters${s.objective === 'electra' ? ' in all)' : ')'} ` +
         `on ${d.trainSequences.toLocaleString('en-US')} sequences (${d.trainTokens.toLocaleString('en-US')} tokens${s.packing ? ', packed' : ''}; ` +
@@ -170,6 +176,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
 
   resume(saved: PretrainState): LoopState<HeldOutScores> {
     this.trainedTokens = saved.trainedTokens;
+    this.speedFrom = { step: saved.step + SPEED_FROM_STEP, time: 0, tokens: 0 };
     this.windowTokens = saved.window.tokens;
     this.windowStart = { time: Date.now(), tokens: saved.window.tokens };
     // The batch of a step follows from the step alone: the epoch and the place in it too.
@@ -211,6 +218,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   }
 
   trainStep(batch: MlmBatch, step: number): StepOutput {
+    // Steps run synchronously: at the start of this one, the earlier ones are done.
+    if (step === this.speedFrom.step) this.speedFrom = { step, time: Date.now(), tokens: this.trainedTokens };
     const lr = lrAt(this.schedule, step);
     const seed = this.rootRng.fork(`dropout-${step}`).next();
     const t = toTensors(batch);
@@ -244,6 +253,31 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     } finally {
       disposeTensors(t);
     }
+  }
+
+  /**
+   * This session's speed so far: real tokens per second from step SPEED_FROM_STEP of the
+   * session on (the first steps build the graphs), and the tokens of an average step (a
+   * whole pass's tokens over its steps, whatever lengths the steps so far drew). null
+   * before that step.
+   */
+  measuredSpeed(): { fromStep: number; tokensPerSecond: number; tokensPerStep: number } | null {
+    const { step, time, tokens } = this.speedFrom;
+    const seconds = (Date.now() - time) / 1000;
+    if (time === 0 || seconds <= 0) return null;
+    return { fromStep: step, tokensPerSecond: (this.trainedTokens - tokens) / seconds, tokensPerStep: this.data.info.trainTokens / this.plan.batchesPerEpoch };
+  }
+
+  /**
+   * The run is `totalSteps` steps from now on (the trainer's replan): the learning rate's
+   * warmup and decay are those of a run planned with that many steps, and the settings saved
+   * with checkpoints and the model say so, so a resume continues this plan.
+   */
+  replan(totalSteps: number): void {
+    check(Number.isInteger(totalSteps) && totalSteps > 0, `pretrain: replan: expected a whole number of steps > 0, got ${totalSteps}`);
+    this.plan.totalSteps = totalSteps;
+    this.settings = { ...this.settings, steps: totalSteps };
+    this.schedule = linearSchedule(this.settings, totalSteps);
   }
 
   /**

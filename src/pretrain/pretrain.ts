@@ -73,6 +73,25 @@ export interface PretrainOptions {
    * false: tfjs ops and autodiff.
    */
   graph?: boolean;
+  /**
+   * Plan the steps once more from this run's own speed (the course's time budget): right
+   * after step `atStep` of a fresh run, `steps` gets the speed measured since the run's 20th
+   * step and returns the run's total steps; the learning rate then decays to 0 at that step.
+   * A resumed run keeps the steps it saved.
+   */
+  replan?: { atStep: number; steps: (speed: RunSpeed) => number };
+}
+
+/** What a replan knows: where the run is and how fast it goes. */
+export interface RunSpeed {
+  step: number;
+  /** Steps planned so far. */
+  totalSteps: number;
+  /** Real tokens per second since step `fromStep`. */
+  tokensPerSecond: number;
+  fromStep: number;
+  /** Real tokens of an average step (a pass's tokens over its steps). */
+  tokensPerStep: number;
 }
 
 export interface PretrainResult {
@@ -104,6 +123,8 @@ export interface PretrainResult {
   data: PretrainDataInfo;
   /** The step a resumed call started from, else null. */
   resumedFrom: number | null;
+  /** When the steps were planned again during the run (PretrainOptions.replan): at which step, from how many, at what speed. */
+  replanned?: { atStep: number; fromSteps: number; tokensPerSecond: number } | null;
   /** <model>/metrics.jsonl */
   metrics: string;
 }
@@ -205,12 +226,29 @@ export async function pretrain(input: Partial<PretrainSettings>, options: Pretra
       throw new NlpbookError(`${lastDir(dir)}: config.json differs from what the settings make; delete ${dir} to start over`);
     }
     task = new MaskedLmTraining(settings, tokenizer, dir, vocab, data, model, { log, kernel: options.kernel, graph: options.graph });
+    const mlm = task;
+    let replanned: PretrainResult['replanned'] = null;
+    const replan = options.replan && !saved && !settings.testMode && options.replan.atStep < mlm.plan.totalSteps ? options.replan : null;
     trainer = new Trainer(task, {
       log, progressStream: options.progressStream, tqdmEnabled: settings.tqdmEnabled, logEverySteps: settings.logEverySteps,
       stopAt: options.stopAt, signal: options.signal, checkpointEveryMinutes: settings.checkpointEveryMinutes, minutes: settings.minutes,
+      replan: replan ? {
+        atStep: replan.atStep,
+        totalSteps: () => {
+          const planned = mlm.plan.totalSteps;
+          const speed = mlm.measuredSpeed();
+          if (!speed) return planned;
+          const steps = Math.max(replan.atStep + 1, Math.round(replan.steps({ step: replan.atStep, totalSteps: planned, ...speed })));
+          const tokensPerSecond = Math.round(speed.tokensPerSecond);
+          replanned = { atStep: replan.atStep, fromSteps: planned, tokensPerSecond };
+          log(`nlpbook: steps planned again at step ${replan.atStep}: ${tokensPerSecond} tokens/s since step ${speed.fromStep} -> ` +
+            `${steps} steps (${(steps / mlm.plan.batchesPerEpoch).toFixed(2)} epochs), ${steps >= planned ? '+' : ''}${steps - planned} on the plan`);
+          return steps;
+        },
+      } : undefined,
     });
     const complete = await trainer.train(saved);
-    const result = resultOf(task, trainer.summary(), complete ? trainer.evaluation : null, saved ? saved.step : null);
+    const result = { ...resultOf(task, trainer.summary(), complete ? trainer.evaluation : null, saved ? saved.step : null), replanned };
     if (complete) {
       // The "finished" mark, once the model folder is complete; the resume checkpoint goes.
       writeJsonAtomic(path.join(dir, PRETRAIN_RESULT_FILE), { ...result, reused: false, resumedFrom: null });

@@ -2,7 +2,7 @@
 // clipping and the linear schedule), and the metrics it reports. Notebook 06-task.
 export { ClassificationTask, type TaskBatch, type TaskState } from './task';
 export {
-  accuracy, AdamW, clipGradNorm, clipScale, crossEntropy, linearSchedule, lrAt, sparseCrossEntropy, symmetricKl,
+  accuracy, AdamW, clipGradNorm, clipScale, crossEntropy, linearSchedule, lrAt, sparseCrossEntropy, symmetricKl, warmupStepsFor,
   type AdamWKernel, type AdamWState, type LinearSchedule,
 } from './optim/index';
 export {

@@ -243,6 +243,12 @@ export interface TrainerOptions {
   minutes?: number;
   /** The final model is the mean of the weights at these last checkpoints (weight-average.ts; none: the last weights). */
   averaging?: AveragingPlan;
+  /**
+   * Once, right after optimizer step `atStep` of a run planned in steps: `totalSteps()` says
+   * how many steps the run is now (the course's time budget, planned again from the run's own
+   * speed), and the task's schedule follows (task.replan). Not with averaging.
+   */
+  replan?: { atStep: number; totalSteps: () => number };
 }
 
 /**
@@ -274,6 +280,10 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
   ) {
     this.metrics = new MetricsLog(task.dir);
     this.average = new WeightAverage(task.model.weights, options.averaging ?? { checkpoints: 1, everySteps: 1 }, task.plan.totalSteps);
+    if (options.replan) {
+      check(task.plan.epochs === null && task.replan !== undefined, `${task.dir}: only a run planned in steps can be planned again (replan)`);
+      check(!this.average.active, `${task.dir}: replan and checkpoint averaging do not go together`);
+    }
   }
 
   /** The loop's state (as of the last step). */
@@ -375,6 +385,7 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
               st.step += 1;
               st.batchInEpoch += 1;
               this.average.add(st.step);
+              if (st.step === options.replan?.atStep && st.step < plan.totalSteps) this.replan(runBar);
               if (st.step === plan.totalSteps) this.applyAverage();
               // Let signal handlers and timers run: the loop alone only ever yields to microtasks.
               await new Promise((resolve) => setImmediate(resolve));
@@ -516,6 +527,16 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
     saveLastCheckpoint(task.dir, { model: task.model, optimizer: task.optimizer.state(), ...task.checkpoint(st), extra: (folder) => this.average.save(folder) });
     if (task.ranking) syncRankedFolders(task.dir, { ...st, monitor: task.ranking.monitor });
     this.lastSave = Date.now();
+  }
+
+  /** The run's steps planned again (options.replan): the task's plan and schedule, the loop's total, the bar. */
+  private replan(bar: Progress | null): void {
+    const st = this.loop;
+    const total = Math.max(st.step + 1, Math.round(this.options.replan!.totalSteps()));
+    if (total === this.task.plan.totalSteps) return;
+    this.task.replan!(total);
+    st.totalSteps = total;
+    bar?.setTotal(total);
   }
 
   /** After the last step: the model becomes the mean of the averaged checkpoints (when there are several). */

@@ -169,6 +169,8 @@ export interface TrainingTask<B, E extends { step: number }, S extends { format:
   batches(epoch: number, from: number): AsyncIterable<B> | Iterable<B>;
   /** Optimizer step number `step` (0-based) on `batch`; frees the batch. */
   trainStep(batch: B, step: number): StepOutput;
+  /** A run planned in steps is `totalSteps` steps from now on (TrainerOptions.replan): the plan, the schedule, the saved settings. */
+  replan?(totalSteps: number): void;
   /** Fields of the task's own for a train metrics line (written before `seconds`). */
   trainLineFields?(): Record<string, number>;
   /** The text after the progress bar for a train line (default: loss, accuracy, lr, it/s). */

@@ -9,6 +9,8 @@ export interface Progress {
   update(n: number, info?: string): void;
   /** Adds `n` (default 1) to the count done; `info` as in update. */
   increment(n?: number, info?: string): void;
+  /** Changes the total (a run whose steps were planned again). */
+  setTotal(total: number): void;
   /** Ends the bar (prints the final line when not on a terminal). */
   stop(): void;
 }
@@ -22,7 +24,7 @@ export interface ProgressOptions {
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-const NOOP: Progress = { update() {}, increment() {}, stop() {} };
+const NOOP: Progress = { update() {}, increment() {}, setTotal() {}, stop() {} };
 
 /**
  * A progress display for `total` steps (0 or less: total unknown) named `label`.
@@ -57,14 +59,18 @@ function terminalBar(total: number, label: string, stream: NodeJS.WritableStream
       done += n;
       bar.update(done, payload(info));
     },
+    setTotal(n) {
+      if (known) bar.setTotal(n);
+    },
     stop() {
       bar.stop();
     },
   };
 }
 
-function lineProgress(total: number, label: string, stream: NodeJS.WritableStream, fmt: (n: number) => string, everySeconds: number): Progress {
+function lineProgress(initialTotal: number, label: string, stream: NodeJS.WritableStream, fmt: (n: number) => string, everySeconds: number): Progress {
   const start = Date.now();
+  let total = initialTotal;
   let last = start;
   let done = 0;
   // A resumed run starts at its saved count: the rate (and so the ETA) counts only what this bar saw done.
@@ -97,6 +103,9 @@ function lineProgress(total: number, label: string, stream: NodeJS.WritableStrea
       done += n;
       if (text !== undefined) info = text;
       maybePrint();
+    },
+    setTotal(n) {
+      if (total > 0) total = n;
     },
     stop() {
       if (stopped) return;
