@@ -396,7 +396,7 @@ export async function planPretraining(
     }
     const steps = Math.max(1, Math.floor(pretraining * 60 * pre.stepsPerSecond));
     const round = (x: number) => Math.round(x * 100) / 100;
-    const pretrainingEndsAt = Date.now() + pretraining * 60000;
+    const pretrainingEndsAt = Math.round(Date.now() + pretraining * 60000);
     return {
       // A safety cap well past the plan: only a machine that slows down a lot mid-run hits it.
       settings: { ...s, steps, minutes: round(pretraining * 1.3) },
