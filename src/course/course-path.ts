@@ -22,7 +22,7 @@ import { BertForMaskedLM, fetchModel, saveModel } from '../model/index';
 import { BertTokenizer } from '../tokenizer/index';
 import {
   otherRunError, PRETRAIN_STATE_FORMAT, pretrain, pretrainConfig, pretrainMetrics, readPretrainResult, makePretrainSettings, pretrainConflicts, readSavedPretrainSettings,
-  type PretrainOptions, type PretrainResult, type PretrainState, type PretrainSettings,
+  SPEED_FROM_STEP, type PretrainOptions, type PretrainResult, type PretrainState, type PretrainSettings,
 } from '../pretrain/index';
 import { PROFILE_NAMES, PROFILES, type ProfileName } from './profiles';
 import { DEFAULT_SETTINGS, makeSettings, type Settings } from '../settings/index';
@@ -352,7 +352,7 @@ export interface BudgetPlan {
   pretrainingEndsAt: number;
   /**
    * The steps planned again from the run's own speed, once the learning rate has warmed up
-   * (REPLAN): the trial's few steps can read a machine 10-25% slower or faster than the run
+   * (budgetReplan): the trial's few steps can read a machine 10-25% slower or faster than the run
    * then goes. Set after pretraining; null when it kept the plan's steps.
    */
   replanned?: { atStep: number; tokensPerSecond: number; steps: number; passes: number } | null;
@@ -411,7 +411,7 @@ export async function planPretraining(
   }
 }
 
-/** Steps measured over before the run's own speed replaces the trial's (see REPLAN below). */
+/** Steps measured over before the run's own speed replaces the trial's (budgetReplan). */
 const REPLAN_MIN_STEPS = 100;
 
 /**
@@ -423,7 +423,7 @@ const REPLAN_MIN_STEPS = 100;
  * read it better. Between half and twice the planned steps, whatever the measurement says.
  */
 export function budgetReplan(budget: BudgetPlan, s: PretrainSettings): PretrainOptions['replan'] {
-  const atStep = Math.max(warmupStepsFor(budget.steps, s.warmupRatio), 20 + REPLAN_MIN_STEPS);
+  const atStep = Math.max(warmupStepsFor(budget.steps, s.warmupRatio), SPEED_FROM_STEP + REPLAN_MIN_STEPS);
   if (atStep >= budget.steps) return undefined;
   return {
     atStep,

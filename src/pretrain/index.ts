@@ -5,7 +5,7 @@ export {
   otherRunError, pretrain, pretrainConfig, pretrainMetrics, PRETRAIN_RESULT_FILE, readPretrainResult,
   type HeldOutMetricsLine, type PretrainMetricsLine, type PretrainOptions, type PretrainResult, type RunSpeed,
 } from './pretrain';
-export { MaskedLmTraining, maskingOptions, PRETRAIN_STATE_FORMAT, type HeldOutScores, type PretrainState } from './mlm-training';
+export { MaskedLmTraining, maskingOptions, PRETRAIN_STATE_FORMAT, SPEED_FROM_STEP, type HeldOutScores, type PretrainState } from './mlm-training';
 export {
   DEFAULT_PRETRAIN_SETTINGS, describePretrainSettings, makePretrainSettings, pretrainConflicts, PRETRAIN_SCHEMA, pretrainSettingsFromCli,
   readSavedPretrainSettings, type PretrainSettings,

@@ -40,7 +40,7 @@ import { type BertTokenizer, tokenizerFiles, writeTokenizerFiles } from '../toke
 export const PRETRAIN_STATE_FORMAT = 'nlpbook-pretrain-state/1';
 
 /** A session's speed is measured from its 20th step on: the first ones build the training graphs. */
-const SPEED_FROM_STEP = 20;
+export const SPEED_FROM_STEP = 20;
 
 /** Everything besides weights and AdamW moments that an exact resume needs (checkpoints/last/trainer-state.json). */
 export interface PretrainState {
