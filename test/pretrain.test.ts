@@ -276,7 +276,7 @@ describe('pretrain', () => {
     const lines: string[] = [];
     const s = { ...straightSettings, outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model') };
     const r = await run(s, { replan, log: (l: string) => lines.push(l) });
-    assert.deepEqual([r.finished, r.steps, r.totalSteps, r.replanned?.atStep, r.replanned?.fromSteps], [true, 50, 50, 25, 40]);
+    assert.deepEqual([r.finished, r.steps, r.totalSteps, r.replanned?.atStep, r.replanned?.fromSteps, r.replanned?.steps], [true, 50, 50, 25, 40, 50]);
     assert.equal(speeds.length, 1);
     const [speed] = speeds;
     assert.deepEqual([speed.step, speed.totalSteps, speed.fromStep], [25, 40, 20]);

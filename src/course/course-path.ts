@@ -481,7 +481,7 @@ export async function coursePretrained(plan: CoursePlan, options: StageOptions =
   if (!result.finished) throw new NlpbookError(`pretraining stopped before the end (${result.steps} of ${result.totalSteps} steps); run again to resume`);
   if (budget) {
     const r = result.replanned;
-    budget.replanned = r ? { atStep: r.atStep, tokensPerSecond: r.tokensPerSecond, steps: result.totalSteps, passes: Math.round((result.totalSteps / Math.ceil(result.data.trainSequences / settings.batchSize)) * 100) / 100 } : null;
+    budget.replanned = r ? { atStep: r.atStep, tokensPerSecond: r.tokensPerSecond, steps: r.steps, passes: r.passes } : null;
   }
   return { model: result.model, reused: false, result, estimate, budget };
 }

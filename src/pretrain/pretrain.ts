@@ -123,8 +123,8 @@ export interface PretrainResult {
   data: PretrainDataInfo;
   /** The step a resumed call started from, else null. */
   resumedFrom: number | null;
-  /** When the steps were planned again during the run (PretrainOptions.replan): at which step, from how many, at what speed. */
-  replanned?: { atStep: number; fromSteps: number; tokensPerSecond: number } | null;
+  /** When the steps were planned again during the run (PretrainOptions.replan): at which step, from how many to how many (and passes), at what speed. */
+  replanned?: { atStep: number; fromSteps: number; steps: number; passes: number; tokensPerSecond: number } | null;
   /** <model>/metrics.jsonl */
   metrics: string;
 }
@@ -240,9 +240,10 @@ export async function pretrain(input: Partial<PretrainSettings>, options: Pretra
           if (!speed) return planned;
           const steps = Math.max(replan.atStep + 1, Math.round(replan.steps({ step: replan.atStep, totalSteps: planned, ...speed })));
           const tokensPerSecond = Math.round(speed.tokensPerSecond);
-          replanned = { atStep: replan.atStep, fromSteps: planned, tokensPerSecond };
+          const passes = steps / mlm.plan.batchesPerEpoch;
+          replanned = { atStep: replan.atStep, fromSteps: planned, steps, passes: round(passes, 2), tokensPerSecond };
           log(`nlpbook: steps planned again at step ${replan.atStep}: ${tokensPerSecond} tokens/s since step ${speed.fromStep} -> ` +
-            `${steps} steps (${(steps / mlm.plan.batchesPerEpoch).toFixed(2)} epochs), ${steps >= planned ? '+' : ''}${steps - planned} on the plan`);
+            `${steps} steps (${passes.toFixed(2)} epochs), ${steps >= planned ? '+' : ''}${steps - planned} on the plan`);
           return steps;
         },
       } : undefined,
