@@ -121,6 +121,8 @@ test('the budget\'s replan: after warmup, the steps that end pretraining on time
   const budget = (steps: number, secondsLeft: number) => ({ steps, pretrainingEndsAt: Date.now() + secondsLeft * 1000 }) as BudgetPlan;
   const replan = budgetReplan(budget(4000, 300), settings)!;
   assert.equal(replan.atStep, 240, '6% of 4,000 steps: the learning rate has warmed up');
+  assert.equal(replan.everySteps, 400, 'then every tenth of the plan');
+  assert.equal(budgetReplan(budget(500, 100), settings)!.everySteps, 100, 'at least 100 steps between looks');
   assert.equal(budgetReplan(budget(1000, 100), settings)!.atStep, 120, 'at least 100 steps measured after the 20 that build the graphs');
   assert.equal(budgetReplan(budget(120, 100), settings), undefined, 'a run too short to measure keeps its plan');
   // 300 seconds left at 10 steps/s (1,000 tokens/s, 100 tokens a step): 3,000 steps more.

@@ -305,6 +305,42 @@ describe('pretrain', () => {
     assert.deepEqual(strip(t.outputDir!), replanned);
   });
 
+  test('replan every N steps: each later look reads the speed since the look before, the schedule follows the last plan, and a resume after a later look equals a straight run', async () => {
+    const speeds: RunSpeed[] = [];
+    const totals = [50, 46, 46];
+    const replan = { atStep: 25, everySteps: 10, steps: (speed: RunSpeed) => (speeds.push(speed), totals[speeds.length - 1]) };
+    const lines: string[] = [];
+    const s = { ...straightSettings, outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model') };
+    const r = await run(s, { replan, log: (l: string) => lines.push(l) });
+    assert.deepEqual([r.finished, r.steps, r.totalSteps], [true, 46, 46]);
+    assert.deepEqual(r.replanned && { ...r.replanned, tokensPerSecond: 0, lastTokensPerSecond: 0, passes: 0 },
+      { atStep: 25, fromSteps: 40, steps: 46, passes: 0, tokensPerSecond: 0, looks: 3, lastAtStep: 45, lastTokensPerSecond: 0 });
+    assert.deepEqual(speeds.map((x) => [x.step, x.totalSteps, x.fromStep]), [[25, 40, 20], [35, 50, 25], [45, 46, 35]]);
+    assert.ok(speeds.every((x) => x.tokensPerSecond > 0));
+    assert.deepEqual(lines.filter((l) => l.includes('steps planned again')).map((l) => l.replace(/: \d+ tokens\/s/, ': N tokens/s').replace(/\([\d.]+ epochs\)/, '(E epochs)')), [
+      'nlpbook: steps planned again at step 25: N tokens/s since step 20 -> 50 steps (E epochs), +10 on the plan',
+      'nlpbook: steps planned again at step 35: N tokens/s since step 25 -> 46 steps (E epochs), -4 on the plan',
+      'nlpbook: steps planned again at step 45: N tokens/s since step 35 -> 46 steps (E epochs), +0 on the plan',
+    ]);
+    // Between the looks the rate follows the plan of the look before; after the last, it decays to 0 at step 46.
+    const strip = (dir: string) => pretrainMetrics(dir).train.map(({ seconds: _s, tokensPerSecond: _t, ...rest }) => rest);
+    const replanned = strip(s.outputDir!);
+    assert.deepEqual(replanned.map((l) => l.step), [5, 10, 15, 20, 25, 30, 35, 40, 45, 46]);
+    assert.equal(replanned[5].lr, lrAt(linearSchedule(s, 50), 29));
+    assert.equal(replanned[7].lr, lrAt(linearSchedule(s, 46), 39));
+    assert.equal(replanned[9].lr, lrAt(linearSchedule(s, 46), 45));
+    const t = { ...s, outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model') };
+    totals.splice(0, 3, 50, 46, 46);
+    speeds.length = 0;
+    assert.equal((await run(t, { replan, stopAt: { steps: 38 } })).finished, false);
+    const saved = JSON.parse(fs.readFileSync(path.join(t.outputDir!, 'checkpoints', 'last', 'trainer-state.json'), 'utf8'));
+    assert.deepEqual([saved.step, saved.totalSteps, saved.settings.steps], [38, 46, 46]);
+    const resumed = await run({ ...t, steps: 46 }, { replan });
+    assert.deepEqual([resumed.finished, resumed.resumedFrom, resumed.steps, resumed.replanned], [true, 38, 46, null]);
+    assert.equal(maxWeightDifference(s.outputDir!, t.outputDir!), 0);
+    assert.deepEqual(strip(t.outputDir!), replanned);
+  });
+
   test('bf16: trains with bfloat16 matmuls, says so in its start line, and ends near the float32 run', async () => {
     const results = [];
     for (const bf16 of [false, true]) {

@@ -351,11 +351,13 @@ export interface BudgetPlan {
   /** When pretraining is to end (ms since 1970): the plan's time for it, counted from the end of planning. */
   pretrainingEndsAt: number;
   /**
-   * The steps planned again from the run's own speed, once the learning rate has warmed up
-   * (budgetReplan): the trial's few steps can read a machine 10-25% slower or faster than the run
-   * then goes. Set after pretraining; null when it kept the plan's steps.
+   * The steps planned again from the run's own speed, once the learning rate has warmed up and
+   * then every tenth of the plan (budgetReplan): the trial's few steps can read a machine 10-25%
+   * slower or faster than the run then goes, and the machine can drift. The first look's step and
+   * speed, the steps in the end, how many looks, the last look's step and speed. Set after
+   * pretraining; null when it kept the plan's steps.
    */
-  replanned?: { atStep: number; tokensPerSecond: number; steps: number; passes: number } | null;
+  replanned?: { atStep: number; tokensPerSecond: number; steps: number; passes: number; looks: number; lastAtStep: number; lastTokensPerSecond: number } | null;
 }
 
 /** Minutes kept free of the plan: checkpoints, model loading, load spikes. */
@@ -413,20 +415,26 @@ export async function planPretraining(
 
 /** Steps measured over before the run's own speed replaces the trial's (budgetReplan). */
 const REPLAN_MIN_STEPS = 100;
+/** After the first look, budgetReplan looks again every tenth of the planned steps. */
+const REPLAN_LOOKS = 10;
 
 /**
- * The budget's second look (PretrainOptions.replan): once the learning rate has warmed up
+ * The budget's later looks (PretrainOptions.replan): once the learning rate has warmed up
  * (settings.warmupRatio of the planned steps, at least REPLAN_MIN_STEPS measured after the
  * graphs are built), the steps that end pretraining when the plan said, at the speed this run
- * has shown so far. The trial's minute can catch the machine in a slow or fast patch (the
- * 2026-12-06 runs: 4,619 tokens/s measured, 5,300-5,900 run); hundreds of the run's own steps
- * read it better. Between half and twice the planned steps, whatever the measurement says.
+ * has shown so far; then again every tenth of the planned steps, at the speed since the look
+ * before. The trial's minute can catch the machine in a slow or fast patch (the 2026-12-06
+ * runs: 4,619 tokens/s measured, 5,300-5,900 run), and the machine can drift after one look
+ * (the 2026-12-07 run: 5,970 at the look, 5,000-5,900 after, 3.5 minutes over its share).
+ * Each look moves the rate's decay a little (to the schedule of a run that long). Between half
+ * and twice the steps planned so far, whatever the measurement says.
  */
 export function budgetReplan(budget: BudgetPlan, s: PretrainSettings): PretrainOptions['replan'] {
   const atStep = Math.max(warmupStepsFor(budget.steps, s.warmupRatio), SPEED_FROM_STEP + REPLAN_MIN_STEPS);
   if (atStep >= budget.steps) return undefined;
   return {
     atStep,
+    everySteps: Math.max(REPLAN_MIN_STEPS, Math.round(budget.steps / REPLAN_LOOKS)),
     steps: (speed) => {
       const secondsLeft = Math.max(0, (budget.pretrainingEndsAt - Date.now()) / 1000);
       const steps = speed.step + Math.floor((secondsLeft * speed.tokensPerSecond) / speed.tokensPerStep);
@@ -481,7 +489,9 @@ export async function coursePretrained(plan: CoursePlan, options: StageOptions =
   if (!result.finished) throw new NlpbookError(`pretraining stopped before the end (${result.steps} of ${result.totalSteps} steps); run again to resume`);
   if (budget) {
     const r = result.replanned;
-    budget.replanned = r ? { atStep: r.atStep, tokensPerSecond: r.tokensPerSecond, steps: r.steps, passes: r.passes } : null;
+    budget.replanned = r
+      ? { atStep: r.atStep, tokensPerSecond: r.tokensPerSecond, steps: r.steps, passes: r.passes, looks: r.looks, lastAtStep: r.lastAtStep, lastTokensPerSecond: r.lastTokensPerSecond }
+      : null;
   }
   return { model: result.model, reused: false, result, estimate, budget };
 }

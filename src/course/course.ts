@@ -190,7 +190,7 @@ function writeReport(r: CourseResult, settings: Settings): void {
     `- **test accuracy: ${fmt(r.testAccuracy)}** (precision ${fmt(r.test.precision)}, recall ${fmt(r.test.recall)}, F1 ${fmt(r.test.f1)}, n=${r.test.n})`,
     `- wall-clock: ${r.minutes.toFixed(1)} min (${Object.entries(r.stageMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`,
     ...(r.budget ? [`- budget: ${r.budget.minutes} min; pretraining planned for ${r.budget.pretraining} min = ${r.budget.steps} steps (${r.budget.passes} passes over the training texts) at ${r.budget.tokensPerSecond} tokens/s measured here` +
-      (r.budget.replanned ? `; planned again at step ${r.budget.replanned.atStep} from the run's own ${r.budget.replanned.tokensPerSecond} tokens/s: ${r.budget.replanned.steps} steps (${r.budget.replanned.passes} passes)` : '')] : []),
+      (r.budget.replanned ? `; planned again ${replannedText(r.budget.replanned)}` : '')] : []),
     '',
     '![loss](loss.svg)',
     '',
@@ -209,6 +209,12 @@ function writeReport(r: CourseResult, settings: Settings): void {
 }
 
 /** "L4/H256/A4/I1024" from a model folder's config.json (null when it can't be read, e.g. a hub id). */
+/** The replan in words: "at step 369 from the run's own 5970 tokens/s, 9 looks to step 6000 (last 5400 tokens/s): 6493 steps (5.59 passes)". */
+function replannedText(r: NonNullable<BudgetPlan['replanned']>): string {
+  const later = r.looks > 1 ? `, ${r.looks} looks to step ${r.lastAtStep} (last ${r.lastTokensPerSecond} tokens/s)` : '';
+  return `at step ${r.atStep} from the run's own ${r.tokensPerSecond} tokens/s${later}: ${r.steps} steps (${r.passes} passes)`;
+}
+
 function modelSize(dir: string): string | null {
   try {
     const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));

@@ -268,6 +268,13 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     return { fromStep: step, tokensPerSecond: (this.trainedTokens - tokens) / seconds, tokensPerStep: this.data.info.trainTokens / this.plan.batchesPerEpoch };
   }
 
+  /** The speed since an earlier point of this session (a replan's previous look), as measuredSpeed reports it. */
+  speedSince(from: { step: number; time: number; tokens: number }): { fromStep: number; tokensPerSecond: number; tokensPerStep: number } | null {
+    const seconds = (Date.now() - from.time) / 1000;
+    if (seconds <= 0) return null;
+    return { fromStep: from.step, tokensPerSecond: (this.trainedTokens - from.tokens) / seconds, tokensPerStep: this.data.info.trainTokens / this.plan.batchesPerEpoch };
+  }
+
   /**
    * The run is `totalSteps` steps from now on (the trainer's replan): the learning rate's
    * warmup and decay are those of a run planned with that many steps, and the settings saved

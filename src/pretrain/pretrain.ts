@@ -74,12 +74,14 @@ export interface PretrainOptions {
    */
   graph?: boolean;
   /**
-   * Plan the steps once more from this run's own speed (the course's time budget): right
-   * after step `atStep` of a fresh run, `steps` gets the speed measured since the run's 20th
-   * step and returns the run's total steps; the learning rate then decays to 0 at that step.
+   * Plan the steps again from this run's own speed (the course's time budget): right after
+   * step `atStep` of a fresh run, `steps` gets the speed measured since the run's 20th step and
+   * returns the run's total steps; the learning rate then decays to 0 at that step. With
+   * `everySteps`, it looks again every that many steps, each time with the speed since the
+   * previous look, so a machine that slows down or speeds up mid-run still ends on time.
    * A resumed run keeps the steps it saved.
    */
-  replan?: { atStep: number; steps: (speed: RunSpeed) => number };
+  replan?: { atStep: number; everySteps?: number; steps: (speed: RunSpeed) => number };
 }
 
 /** What a replan knows: where the run is and how fast it goes. */
@@ -123,8 +125,15 @@ export interface PretrainResult {
   data: PretrainDataInfo;
   /** The step a resumed call started from, else null. */
   resumedFrom: number | null;
-  /** When the steps were planned again during the run (PretrainOptions.replan): at which step, from how many to how many (and passes), at what speed. */
-  replanned?: { atStep: number; fromSteps: number; steps: number; passes: number; tokensPerSecond: number } | null;
+  /**
+   * When the steps were planned again during the run (PretrainOptions.replan): the first look's
+   * step and speed, the steps planned before it and after the last look (and passes), how many
+   * looks, and the last look's step and speed.
+   */
+  replanned?: {
+    atStep: number; fromSteps: number; steps: number; passes: number; tokensPerSecond: number;
+    looks: number; lastAtStep: number; lastTokensPerSecond: number;
+  } | null;
   /** <model>/metrics.jsonl */
   metrics: string;
 }
@@ -228,21 +237,28 @@ export async function pretrain(input: Partial<PretrainSettings>, options: Pretra
     task = new MaskedLmTraining(settings, tokenizer, dir, vocab, data, model, { log, kernel: options.kernel, graph: options.graph });
     const mlm = task;
     let replanned: PretrainResult['replanned'] = null;
+    let lastLook: { step: number; time: number; tokens: number } | null = null;
     const replan = options.replan && !saved && !settings.testMode && options.replan.atStep < mlm.plan.totalSteps ? options.replan : null;
     trainer = new Trainer(task, {
       log, progressStream: options.progressStream, tqdmEnabled: settings.tqdmEnabled, logEverySteps: settings.logEverySteps,
       stopAt: options.stopAt, signal: options.signal, checkpointEveryMinutes: settings.checkpointEveryMinutes, minutes: settings.minutes,
       replan: replan ? {
         atStep: replan.atStep,
+        everySteps: replan.everySteps,
         totalSteps: () => {
           const planned = mlm.plan.totalSteps;
-          const speed = mlm.measuredSpeed();
+          const step = trainer!.state.step;
+          // The first look reads the speed since the graphs were built; each later one the speed
+          // since the look before, which is what the steps left will run at.
+          const speed = lastLook ? mlm.speedSince(lastLook) : mlm.measuredSpeed();
+          lastLook = { step, time: Date.now(), tokens: mlm.trainedTokens };
           if (!speed) return planned;
-          const steps = Math.max(replan.atStep + 1, Math.round(replan.steps({ step: replan.atStep, totalSteps: planned, ...speed })));
+          const steps = Math.max(step + 1, Math.round(replan.steps({ step, totalSteps: planned, ...speed })));
           const tokensPerSecond = Math.round(speed.tokensPerSecond);
           const passes = steps / mlm.plan.batchesPerEpoch;
-          replanned = { atStep: replan.atStep, fromSteps: planned, steps, passes: round(passes, 2), tokensPerSecond };
-          log(`nlpbook: steps planned again at step ${replan.atStep}: ${tokensPerSecond} tokens/s since step ${speed.fromStep} -> ` +
+          const first = replanned ?? { atStep: step, fromSteps: planned, tokensPerSecond, looks: 0 };
+          replanned = { ...first, steps, passes: round(passes, 2), looks: first.looks + 1, lastAtStep: step, lastTokensPerSecond: tokensPerSecond };
+          log(`nlpbook: steps planned again at step ${step}: ${tokensPerSecond} tokens/s since step ${speed.fromStep} -> ` +
             `${steps} steps (${passes.toFixed(2)} epochs), ${steps >= planned ? '+' : ''}${steps - planned} on the plan`);
           return steps;
         },

@@ -244,11 +244,12 @@ export interface TrainerOptions {
   /** The final model is the mean of the weights at these last checkpoints (weight-average.ts; none: the last weights). */
   averaging?: AveragingPlan;
   /**
-   * Once, right after optimizer step `atStep` of a run planned in steps: `totalSteps()` says
-   * how many steps the run is now (the course's time budget, planned again from the run's own
-   * speed), and the task's schedule follows (task.replan). Not with averaging.
+   * Right after optimizer step `atStep` of a run planned in steps, and every `everySteps` after
+   * it (none: once): `totalSteps()` says how many steps the run is now (the course's time budget,
+   * planned again from the run's own speed), and the task's schedule follows (task.replan). Not
+   * with averaging.
    */
-  replan?: { atStep: number; totalSteps: () => number };
+  replan?: { atStep: number; everySteps?: number; totalSteps: () => number };
 }
 
 /**
@@ -385,7 +386,7 @@ export class Trainer<B, E extends { step: number }, S extends { format: string; 
               st.step += 1;
               st.batchInEpoch += 1;
               this.average.add(st.step);
-              if (st.step === options.replan?.atStep && st.step < plan.totalSteps) this.replan(runBar);
+              if (options.replan && st.step < plan.totalSteps && isLook(st.step, options.replan)) this.replan(runBar);
               if (st.step === plan.totalSteps) this.applyAverage();
               // Let signal handlers and timers run: the loop alone only ever yields to microtasks.
               await new Promise((resolve) => setImmediate(resolve));
@@ -582,4 +583,11 @@ export function rankTopK(
 function round(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
+}
+
+/** Whether the replan looks again right after `step`: at atStep, then every everySteps. */
+function isLook(step: number, replan: { atStep: number; everySteps?: number }): boolean {
+  if (step === replan.atStep) return true;
+  const every = replan.everySteps ?? 0;
+  return every > 0 && step > replan.atStep && (step - replan.atStep) % every === 0;
 }
