@@ -357,7 +357,7 @@ export interface BudgetPlan {
    * speed, the steps in the end, how many looks, the last look's step and speed. Set after
    * pretraining; null when it kept the plan's steps.
    */
-  replanned?: { atStep: number; tokensPerSecond: number; steps: number; passes: number; looks: number; lastAtStep: number; lastTokensPerSecond: number } | null;
+  replanned?: Omit<NonNullable<PretrainResult['replanned']>, 'fromSteps'> | null;
 }
 
 /** Minutes kept free of the plan: checkpoints, model loading, load spikes. */
@@ -488,10 +488,11 @@ export async function coursePretrained(plan: CoursePlan, options: StageOptions =
   const result = await pretrain(settings, { log: options.log, replan, ...options.pretrain });
   if (!result.finished) throw new NlpbookError(`pretraining stopped before the end (${result.steps} of ${result.totalSteps} steps); run again to resume`);
   if (budget) {
-    const r = result.replanned;
-    budget.replanned = r
-      ? { atStep: r.atStep, tokensPerSecond: r.tokensPerSecond, steps: r.steps, passes: r.passes, looks: r.looks, lastAtStep: r.lastAtStep, lastTokensPerSecond: r.lastTokensPerSecond }
-      : null;
+    budget.replanned = null;
+    if (result.replanned) {
+      const { fromSteps: _plannedSteps, ...replanned } = result.replanned; // the budget's own `steps`
+      budget.replanned = replanned;
+    }
   }
   return { model: result.model, reused: false, result, estimate, budget };
 }

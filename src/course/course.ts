@@ -208,13 +208,13 @@ function writeReport(r: CourseResult, settings: Settings): void {
   writeFileAtomic(r.report, lines.join('\n'));
 }
 
-/** "L4/H256/A4/I1024" from a model folder's config.json (null when it can't be read, e.g. a hub id). */
-/** The replan in words: "at step 369 from the run's own 5970 tokens/s, 9 looks to step 6000 (last 5400 tokens/s): 6493 steps (5.59 passes)". */
+/** The replan in words: "at step 380 from the run's own 5463 tokens/s, 9 looks to step 5444 (last 4897 tokens/s): 5445 steps (4.69 passes)". */
 function replannedText(r: NonNullable<BudgetPlan['replanned']>): string {
   const later = r.looks > 1 ? `, ${r.looks} looks to step ${r.lastAtStep} (last ${r.lastTokensPerSecond} tokens/s)` : '';
   return `at step ${r.atStep} from the run's own ${r.tokensPerSecond} tokens/s${later}: ${r.steps} steps (${r.passes} passes)`;
 }
 
+/** "L4/H256/A4/I1024" from a model folder's config.json (null when it can't be read, e.g. a hub id). */
 function modelSize(dir: string): string | null {
   try {
     const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));

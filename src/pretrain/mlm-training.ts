@@ -262,10 +262,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
    * before that step.
    */
   measuredSpeed(): { fromStep: number; tokensPerSecond: number; tokensPerStep: number } | null {
-    const { step, time, tokens } = this.speedFrom;
-    const seconds = (Date.now() - time) / 1000;
-    if (time === 0 || seconds <= 0) return null;
-    return { fromStep: step, tokensPerSecond: (this.trainedTokens - tokens) / seconds, tokensPerStep: this.data.info.trainTokens / this.plan.batchesPerEpoch };
+    return this.speedFrom.time === 0 ? null : this.speedSince(this.speedFrom);
   }
 
   /** The speed since an earlier point of this session (a replan's previous look), as measuredSpeed reports it. */
