@@ -7,10 +7,11 @@
 // the other, so they share the machine's conditions; the load average is recorded. Each case
 // runs in both step modes side by side: graph (MlmTrainGraph, the default) and eager (tfjs ops
 // and autodiff, the path before it); `--modes graph,graph-bf16` sets the graph against itself
-// with bf16 matmuls (mixed precision, settings.bf16), a mode ending in -seen predicts the seen
-// tokens only (settings.predictSeenTokensOnly), `--mask 0.4` masks as the course does.
+// with bf16 matmuls (mixed precision, settings.bf16), a mode with -seen predicts the seen
+// tokens only (settings.predictSeenTokensOnly), -top8192 scores the 8,192 most frequent tokens and the
+// batch's labels per step (settings.softmaxTokens), `--mask 0.4` masks as the course does.
 //
-//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick] [--filter TEXT] [--modes graph,eager,graph-bf16,graph-bf16-seen] [--mask 0.15] [--rounds 2] [--out FILE]
+//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick] [--filter TEXT] [--modes graph,eager,graph-bf16,graph-bf16-seen,graph-bf16-seen-top8192] [--mask 0.15] [--rounds 2] [--out FILE]
 // Writes bench/results/pretrain-step.json and prints one JSON line per case.
 import * as fs from 'fs';
 import * as os from 'os';
@@ -74,7 +75,7 @@ function label(c: Case): string {
         const settings: Partial<PretrainSettings> = {
           outputDir, layers: c.size.layers, hidden: c.size.hidden, heads: c.size.heads, intermediate: c.size.intermediate,
           maxPositions: 128, maxSeqLength: c.maxSeqLength, packing: c.packing, batchSize: c.batchSize, steps, heldOutDocuments: 0,
-          logEverySteps: window, tqdmEnabled: false, checkpointEveryMinutes: 0, maskProb: Number(values.mask), bf16: c.mode.includes('bf16'), predictSeenTokensOnly: c.mode.endsWith('-seen'),
+          logEverySteps: window, tqdmEnabled: false, checkpointEveryMinutes: 0, maskProb: Number(values.mask), bf16: c.mode.includes('bf16'), predictSeenTokensOnly: c.mode.includes('-seen'), softmaxTokens: Number(/-top(\d+)/.exec(c.mode)?.[1] ?? 0),
         };
         const load = os.loadavg()[0];
         const r = await pretrain(settings, { tokenizer, log: () => {}, graph: c.mode !== 'eager' });

@@ -587,6 +587,10 @@ export interface MlmTrainGraphInputs {
   labels: tf.Tensor1D;
   /** With a task head: each sequence's class, or -1 where it has none (left out of the task loss). */
   sequenceLabels?: tf.Tensor1D;
+  /** With sampledSoftmax: the vocabulary rows this step scores. */
+  softmaxIds?: tf.Tensor1D;
+  /** With sampledSoftmax: each label's index in softmaxIds. */
+  softmaxTargets?: tf.Tensor1D;
 }
 
 export interface MlmTrainGraphResult {
@@ -635,6 +639,12 @@ export interface MlmTrainGraphOptions extends TrainGraphOptions {
    * the cost: the projection onto the vocabulary is the largest matmul of a step.
    */
   outputIds?: readonly number[];
+  /**
+   * A sampled softmax (pretraining's softmaxTokens): each run scores only the rows it is fed
+   * (MlmTrainGraphInputs.softmaxIds, every label among them, softmaxTargets their indices),
+   * in place of outputIds or the whole vocabulary.
+   */
+  sampledSoftmax?: boolean;
 }
 
 /**
@@ -648,7 +658,7 @@ export interface MlmTrainGraphOptions extends TrainGraphOptions {
 export class MlmTrainGraph {
   private readonly session: GraphSession;
   private readonly weightFeeds: Sym[];
-  private readonly inputs: { ids: Sym; mask: Sym; positions: Sym; labels: Sym; sequenceLabels: Sym | null; seeds: Sym | null };
+  private readonly inputs: { ids: Sym; mask: Sym; positions: Sym; labels: Sym; sequenceLabels: Sym | null; softmax: { ids: Sym; targets: Sym } | null; seeds: Sym | null };
   private readonly fetches: Sym[];
   /** Dropout seeds per call (the model's SeedStream order: embeddings, 3 per layer). */
   readonly seedCount: number;
@@ -674,8 +684,9 @@ export class MlmTrainGraph {
     const positions = g.placeholder('masked_positions', 'int32', [-1]);
     const labels = g.placeholder('labels', 'int32', [-1]);
     const sequenceLabels = taskWeight > 0 ? g.placeholder('sequence_labels', 'int32', [-1]) : null;
+    const softmax = options.sampledSoftmax ? { ids: g.placeholder('softmax_ids', 'int32', [-1]), targets: g.placeholder('softmax_targets', 'int32', [-1]) } : null;
     const seeds = seedSource(g, this.seedCount, dropout);
-    this.inputs = { ids, mask, positions, labels, sequenceLabels, seeds: seeds.input };
+    this.inputs = { ids, mask, positions, labels, sequenceLabels, softmax, seeds: seeds.input };
     const { feeds, w } = weightPlaceholders(g, params);
     this.weightFeeds = feeds;
 
@@ -693,11 +704,12 @@ export class MlmTrainGraph {
     const word = w(WORD_EMBEDDINGS);
     // With outputIds: the scored rows of the tied decoder and its bias, and each label's
     // index among them (a constant table, vocabulary id -> index).
-    const outputIds = options.outputIds ? checkOutputIds(options.outputIds, c.vocabSize) : null;
-    const scored = outputIds ? g.int(outputIds) : null;
+    // With sampledSoftmax: the rows and targets fed with the batch instead.
+    const outputIds = options.outputIds && !softmax ? checkOutputIds(options.outputIds, c.vocabSize) : null;
+    const scored = softmax ? softmax.ids : outputIds ? g.int(outputIds) : null;
     const decoder = scored ? g.gather(word, scored) : word;
     const decoderBias = scored ? g.gather(w('cls.predictions.bias'), scored) : w('cls.predictions.bias');
-    const targets = outputIds ? g.gather(g.int(indexTable(outputIds, c.vocabSize)), labels) : labels;
+    const targets = softmax ? softmax.targets : outputIds ? g.gather(g.int(indexTable(outputIds, c.vocabSize)), labels) : labels;
     const scores = o.linear(ln.y, decoder, decoderBias);
     const ce = g.sparseSoftmaxCrossEntropy(scores, targets);
     const loss = g.mean(ce.loss, [0]);
@@ -761,6 +773,10 @@ export class MlmTrainGraph {
     if (this.inputs.sequenceLabels) {
       if (!batch.sequenceLabels) throw new Error('train graph: a graph with a task head needs sequenceLabels');
       feeds.push([this.inputs.sequenceLabels, batch.sequenceLabels]);
+    }
+    if (this.inputs.softmax) {
+      if (!batch.softmaxIds || !batch.softmaxTargets) throw new Error('train graph: a graph with a sampled softmax needs softmaxIds and softmaxTargets');
+      feeds.push([this.inputs.softmax.ids, batch.softmaxIds], [this.inputs.softmax.targets, batch.softmaxTargets]);
     }
     const [loss, accuracy, gradNorm, ...rest] = runWithSeeds(this.session, feeds, this.fetches, this.inputs.seeds, this.seedCount, seed);
     const task = this.inputs.sequenceLabels ? { loss: rest[0] as tf.Scalar, accuracy: rest[1] as tf.Scalar } : undefined;

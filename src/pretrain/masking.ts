@@ -18,6 +18,7 @@
 // (seed, step), so a resumed run draws exactly the masks of an uninterrupted one.
 import { check } from '../util/errors';
 import type { Rng } from '../util/random';
+import type { SoftmaxRows } from './seen-tokens';
 
 export interface MaskingOptions {
   /** Share of a sequence's real tokens chosen for prediction (BERT: 0.15). */
@@ -144,6 +145,8 @@ export interface MlmBatch {
   realTokens: number;
   /** With a task objective: each row's class (-1: none, left out of the task loss). */
   sequenceLabels?: Int32Array;
+  /** With softmaxTokens: the vocabulary rows this step scores and each label's index among them. */
+  softmaxRows?: SoftmaxRows;
 }
 
 /** Masks each sequence and pads them to the longest into one batch. */

@@ -33,7 +33,7 @@ import { AdamW, clipScale, accuracy, sparseCrossEntropy, linearSchedule, lrAt, t
 import type { PretrainData, PretrainDataInfo, SequenceStore } from './pretrain-data';
 import { PRETRAIN_SETTINGS_FILE, savePretrainSettings, type PretrainSettings } from './pretrain-settings';
 import { Rng } from '../util/random';
-import { markUnseenTokens, seenTokenIds } from './seen-tokens';
+import { frequentTokenIds, markUnseenTokens, seenTokenIds, SoftmaxRowPicker } from './seen-tokens';
 import { graphAvailable } from '../util/tfgraph/session';
 import { type BertTokenizer, tokenizerFiles, writeTokenizerFiles } from '../tokenizer/index';
 
@@ -116,6 +116,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   private speedFrom: { step: number; time: number; tokens: number } = { step: SPEED_FROM_STEP, time: 0, tokens: 0 };
   /** predictSeenTokensOnly: the ids the masked LM predicts (ascending); null: all. */
   private readonly outputIds: number[] | null = null;
+  /** softmaxTokens: picks each step's scored rows (the most frequent tokens plus the batch's labels); null: all. */
+  private readonly softmaxRows: SoftmaxRowPicker | null = null;
   /**
    * ELECTRA: the discriminator's accuracy per step, kept as tensors until a train line
    * or a checkpoint reads them (as the trainer does with loss and accuracy), and the sum
@@ -149,6 +151,10 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
       this.outputIds = seenTokenIds([data.train, data.heldOut], vocab);
       markUnseenTokens(model.weights.get('cls.predictions.bias')!, this.outputIds);
     }
+    if (s.softmaxTokens > 0) {
+      check(model instanceof BertForMaskedLM, 'pretrain settings: softmaxTokens needs objective "mlm"');
+      this.softmaxRows = new SoftmaxRowPicker(frequentTokenIds(data.train, vocab, s.softmaxTokens), vocab.vocabSize);
+    }
     this.rootRng = new Rng(s.seed);
     this.masking = maskingOptions(s);
     this.loader = new DataLoader(data.train, { batchSize: s.batchSize, shuffle: true, seed: s.seed, lengthBucketing: !s.packing });
@@ -170,6 +176,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
         `on ${d.trainSequences.toLocaleString('en-US')} sequences (${d.trainTokens.toLocaleString('en-US')} tokens${s.packing ? ', packed' : ''}; ` +
         `${d.heldOutDocuments} documents held out), ${total} steps of ${s.batchSize} (${(total / this.loader.length).toFixed(2)} epochs)${s.bf16 && this.useGraph ? ', bf16 matmuls' : ''}` +
         `${this.outputIds ? `, predicting the ${this.outputIds.length.toLocaleString('en-US')} tokens seen of ${this.vocab.vocabSize.toLocaleString('en-US')}` : ''}` +
+        `${this.softmaxRows ? `, each step's softmax over the ${this.softmaxRows.frequent.length.toLocaleString('en-US')} most frequent tokens and the batch's labels` : ''}` +
         `${s.minutes > 0 ? `, at most ${s.minutes} minutes` : ''}${s.testMode ? ' (testMode)' : ''}; -> ${this.dir}`,
     );
   }
@@ -208,7 +215,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const epoch = Math.floor(step / this.loader.length);
     const indices = this.loader.plan(epoch)[step % this.loader.length];
     const rows = indices.map((i) => this.data.train.sequence(i));
-    const batch = maskBatch(rows, this.vocab, this.masking, this.rootRng.fork(`masks-${step}`));
+    const batch: MlmBatch = maskBatch(rows, this.vocab, this.masking, this.rootRng.fork(`masks-${step}`));
+    if (this.softmaxRows) batch.softmaxRows = this.softmaxRows.pick(batch.labels);
     const labels = this.data.train.labels;
     return labels ? { ...batch, sequenceLabels: Int32Array.from(indices, (i) => labels[i]) } : batch;
   }
@@ -230,7 +238,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
           // The graph also takes the norm and clips, so AdamW gets ready gradients.
           const r = (this.graphFor(batch) as MlmTrainGraph).run([...this.model.weights.values()], {
             inputIds: t.inputIds, attentionMask: t.attentionMask ?? tf.onesLike(t.inputIds), maskedPositions: t.maskedPositions, labels: t.labels,
-            sequenceLabels: t.sequenceLabels,
+            sequenceLabels: t.sequenceLabels, softmaxIds: t.softmaxIds, softmaxTargets: t.softmaxTargets,
           }, seed);
           this.optimizer.step(r.grads, { lr });
           if (r.task) this.taskPending.push([tf.keep(r.task.loss), tf.keep(r.task.accuracy)]);
@@ -239,9 +247,12 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
         let acc: tf.Scalar | undefined;
         const mlm = this.model;
         const { value, grads } = tf.variableGrads(() => {
-          const logits = mlm.forward(t, { training: this.settings.dropout, seed }) as tf.Tensor2D;
-          acc = tf.keep(accuracy(logits, t.labels));
-          return sparseCrossEntropy(logits, t.labels);
+          let logits = mlm.forward(t, { training: this.settings.dropout, seed }) as tf.Tensor2D;
+          let labels = t.labels;
+          // softmaxTokens: the same sampled softmax as the graph's, over the batch's scored rows.
+          if (t.softmaxIds && t.softmaxTargets) [logits, labels] = [tf.gather(logits, t.softmaxIds, 1), t.softmaxTargets];
+          acc = tf.keep(accuracy(logits, labels));
+          return sparseCrossEntropy(logits, labels);
         }, this.model.trainableVariables());
         const clip = this.settings.maxGradNorm > 0 ? clipScale(grads, this.settings.maxGradNorm) : null;
         this.optimizer.step(grads, { lr, gradScale: clip?.scale });
@@ -314,7 +325,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const options = { maxGradNorm: this.settings.maxGradNorm, skipPadding, dropout: this.settings.dropout, bf16: this.settings.bf16 };
     return (this.graphs[key] ??= this.model instanceof ElectraForPreTraining
       ? new ElectraTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, discriminatorWeight: this.settings.discriminatorWeight })
-      : new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, taskWeight: this.settings.taskWeight, outputIds: this.outputIds ?? undefined }));
+      : new MlmTrainGraph(this.model.config, weightShapes(this.model.weights), { ...options, taskWeight: this.settings.taskWeight, outputIds: this.outputIds ?? undefined, sampledSoftmax: this.softmaxRows !== null }));
   }
 
   /** ELECTRA: reads the pending discriminator accuracies into the window's sum. */
@@ -440,6 +451,8 @@ interface MlmTensors {
   maskedPositions: tf.Tensor1D;
   labels: tf.Tensor1D;
   sequenceLabels?: tf.Tensor1D;
+  softmaxIds?: tf.Tensor1D;
+  softmaxTargets?: tf.Tensor1D;
 }
 
 function toTensors(b: MlmBatch): MlmTensors {
@@ -450,11 +463,13 @@ function toTensors(b: MlmBatch): MlmTensors {
     maskedPositions: tf.tensor1d(b.positions, 'int32'),
     labels: tf.tensor1d(b.labels, 'int32'),
     sequenceLabels: b.sequenceLabels ? tf.tensor1d(b.sequenceLabels, 'int32') : undefined,
+    softmaxIds: b.softmaxRows ? tf.tensor1d(b.softmaxRows.ids, 'int32') : undefined,
+    softmaxTargets: b.softmaxRows ? tf.tensor1d(b.softmaxRows.targets, 'int32') : undefined,
   };
 }
 
 function disposeTensors(t: MlmTensors): void {
-  tf.dispose([t.inputIds, t.maskedPositions, t.labels, ...(t.attentionMask ? [t.attentionMask] : []), ...(t.sequenceLabels ? [t.sequenceLabels] : [])]);
+  tf.dispose([t.inputIds, t.maskedPositions, t.labels, t.attentionMask, t.sequenceLabels, t.softmaxIds, t.softmaxTargets].filter((x) => x !== undefined) as tf.Tensor[]);
 }
 
 /**

@@ -61,6 +61,10 @@ export const PRETRAIN_FIELDS = {
     default: false, group: 'masking',
     doc: 'mlm only: predict only the tokens that occur in the pretraining documents, held-out ones included (NSMC\'s training split: 23,216 of kcbert\'s 30,000). The others get a fixed output bias of -10000, so their probability is 0 (in Python\'s BertForMaskedLM too), and the training graph leaves their rows out of the projection onto the vocabulary, the largest matmul of a step.',
   }),
+  softmaxTokens: field.integer({
+    default: 0, min: 0, max: 1_000_000, group: 'masking',
+    doc: 'mlm only: > 0 scores each step\'s masked tokens against only the softmaxTokens most frequent tokens of the training documents plus the batch\'s own labels, not the whole vocabulary (a sampled softmax: every label still counts, a rare token is pushed down only in the batches that hold it). On NSMC the 8,192 most frequent of 23,216 tokens are 94.8% of all tokens, and the projection onto the vocabulary is the largest matmul of a step. 0: the whole vocabulary (or the seen tokens, with predictSeenTokensOnly). The held-out score and the saved model use the full softmax.',
+  }),
   dropout: field.boolean({
     default: true, group: 'training',
     doc: 'BERT\'s dropout (0.1) while pretraining; false: none, as Cramming (Geiping & Goldstein 2022) found best on a short budget. Fine-tuning keeps config.json\'s 0.1 either way.',
@@ -128,6 +132,10 @@ export const PRETRAIN_SCHEMA = defineSchema(PRETRAIN_FIELDS, {
     {
       field: 'predictSeenTokensOnly', doc: '`predictSeenTokensOnly` needs the `mlm` objective',
       problem: (s) => (s.predictSeenTokensOnly && s.objective !== 'mlm' ? `(true) needs objective "mlm" (ELECTRA's generator scores the whole vocabulary)` : undefined),
+    },
+    {
+      field: 'softmaxTokens', doc: '`softmaxTokens` > 0 needs the `mlm` objective',
+      problem: (s) => (s.softmaxTokens > 0 && s.objective !== 'mlm' ? `(${s.softmaxTokens}) needs objective "mlm" (ELECTRA's generator scores the whole vocabulary)` : undefined),
     },
     {
       field: 'textFiles', doc: '`textFiles` names a file when `nsmc` is false',

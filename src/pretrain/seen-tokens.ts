@@ -32,3 +32,56 @@ export function markUnseenTokens(bias: tf.Variable, seenIds: readonly number[]):
   bias.assign(marked);
   marked.dispose();
 }
+
+// softmaxTokens: a sampled softmax. The projection onto the vocabulary (and the softmax over
+// it) is the largest part of a small model's step, yet on NSMC the 8,192 most frequent
+// tokens are 94.8% of all tokens. So a step scores its masked tokens against those plus the
+// batch's own labels: every label still counts, and a rare token is pushed down wherever its
+// row is scored, which is every batch that holds it.
+
+/**
+ * The `count` most frequent non-special ids of `store` (ties: the lower id first), ascending.
+ * Training documents only: the held-out ones are never trained on.
+ */
+export function frequentTokenIds(store: SequenceStore, vocab: MaskingVocab, count: number): number[] {
+  const counts = new Float64Array(vocab.vocabSize);
+  for (let i = 0; i < store.length; i++) for (const id of store.sequence(i)) counts[id]++;
+  const ids: number[] = [];
+  for (let id = 0; id < vocab.vocabSize; id++) if (counts[id] > 0 && !vocab.special[id]) ids.push(id);
+  ids.sort((a, b) => counts[b] - counts[a] || a - b);
+  return ids.slice(0, count).sort((a, b) => a - b);
+}
+
+/** The rows a step scores: `ids` (the frequent ones, then the batch's other labels in order of first use) and each label's index in them. */
+export interface SoftmaxRows {
+  ids: Int32Array;
+  targets: Int32Array;
+}
+
+/** Builds the scored rows of one batch from the frequent ids (ascending) and the batch's labels. */
+export class SoftmaxRowPicker {
+  private readonly index: Int32Array;
+
+  constructor(readonly frequent: readonly number[], vocabSize: number) {
+    this.index = new Int32Array(vocabSize).fill(-1);
+    frequent.forEach((id, i) => (this.index[id] = i));
+  }
+
+  pick(labels: ArrayLike<number>): SoftmaxRows {
+    const extra = new Map<number, number>();
+    const targets = new Int32Array(labels.length);
+    for (let i = 0; i < labels.length; i++) {
+      const id = labels[i];
+      let at = this.index[id];
+      if (at < 0) {
+        at = extra.get(id) ?? this.frequent.length + extra.size;
+        extra.set(id, at);
+      }
+      targets[i] = at;
+    }
+    const ids = new Int32Array(this.frequent.length + extra.size);
+    ids.set(this.frequent);
+    for (const [id, at] of extra) ids[at] = id;
+    return { ids, targets };
+  }
+}
