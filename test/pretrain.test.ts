@@ -24,7 +24,7 @@ import {
 } from '../src/pretrain/pretrain-settings';
 import { crossEntropy, linearSchedule, lrAt, sparseCrossEntropy } from '../src/task/index';
 import { Rng } from '../src/util/random';
-import { UNSEEN_TOKEN_BIAS } from '../src/pretrain/seen-tokens';
+import { frequentTokenIds, SoftmaxRowPicker, tokenCounts, UNSEEN_TOKEN_BIAS } from '../src/pretrain/seen-tokens';
 import { BertTokenizer } from '../src/tokenizer/index';
 import { KCBERT_DIR, NSMC_DIR, REPO, runCli, tempDir } from './helpers';
 
@@ -374,6 +374,40 @@ describe('pretrain', () => {
     const [all, trimmed] = results.map((x) => x.r.mlmLoss!);
     assert.ok(trimmed < 1.05 * all, `held-out MLM loss ${trimmed} predicting seen tokens, ${all} with all 30,000`);
     assert.throws(() => makePretrainSettings({ predictSeenTokensOnly: true, objective: 'electra' }), /predictSeenTokensOnly.*needs objective "mlm"/);
+  });
+
+  test('softmaxTokens: each step scores the most frequent training tokens and its own labels, says so, learns nearly as well, graph and eager alike; held-out scores use the full softmax', async () => {
+    const full = await run(tiny({ predictSeenTokensOnly: true, dropout: false }));
+    const results = [];
+    for (const graph of [true, false]) {
+      const lines: string[] = [];
+      results.push(await run(tiny({ predictSeenTokensOnly: true, softmaxTokens: 256, dropout: false }), { log: (l: string) => lines.push(l), graph }));
+      const start = lines.find((l) => l.startsWith('nlpbook: pretraining BERT')) ?? lines.join('\n');
+      assert.match(start, /, each step's softmax over the 256 most frequent tokens and the batch's labels/);
+    }
+    const [sampled, eager] = results.map((r) => r.mlmLoss!);
+    // 256 rows and the labels stand in for the ~3,000 seen: a different run, near the full one.
+    assert.notEqual(sampled, full.mlmLoss);
+    assert.ok(sampled < 1.1 * full.mlmLoss!, `held-out MLM loss ${sampled} sampled, ${full.mlmLoss} full`);
+    assert.ok(Math.abs(eager - sampled) < 0.02 * sampled, `held-out MLM loss ${eager} eager, ${sampled} graph`);
+    assert.throws(() => makePretrainSettings({ softmaxTokens: 256, objective: 'electra' }), /softmaxTokens.*needs objective "mlm"/);
+  });
+
+  test('softmaxTokens picks the most frequent non-special training tokens (ties: the lower id), then each batch\'s other labels, shifted by −log Q', () => {
+    const special = new Uint8Array(20).fill(1, 0, 5);
+    const vocab: MaskingVocab = { vocabSize: 20, maskTokenId: 4, padTokenId: 0, special, continuation: new Uint8Array(20) };
+    const store = new SequenceStore(Int32Array.from([2, 10, 11, 10, 3, 2, 12, 10, 11, 13, 3]), Int32Array.from([0, 5, 11]));
+    const tokens = tokenCounts(store, vocab);
+    assert.equal(tokens.total, 7, 'the specials [CLS] and [SEP] are not counted');
+    assert.deepEqual(frequentTokenIds(tokens.counts, 2), [10, 11]);
+    assert.deepEqual(frequentTokenIds(tokens.counts, 3), [10, 11, 12]);
+    assert.deepEqual(frequentTokenIds(tokens.counts, 100), [10, 11, 12, 13]);
+    const rows = new SoftmaxRowPicker(tokens, 2).pick([13, 10, 13, 12, 11]);
+    assert.deepEqual([...rows.ids], [10, 11, 13, 12]);
+    assert.deepEqual([...rows.targets], [2, 0, 2, 3, 1]);
+    // The frequent rows are always scored (Q = 1); 12 and 13 each make 1 of the 7 tokens, so with 5 labels Q = 1 − (6/7)^5.
+    const shift = -Math.log(1 - (6 / 7) ** 5);
+    assert.deepEqual([...rows.shift].map((x) => +x.toFixed(5)), [0, 0, shift, shift].map((x) => +x.toFixed(5)));
   });
 
   test('a task objective learns the labels less fine-tuning\'s validation split, resumes exactly, and leaves its trained head to fine-tuning', async () => {

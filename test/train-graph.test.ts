@@ -14,7 +14,7 @@ import { ClassificationTrainGraph, MlmTrainGraph, weightShapes, type TrainGraphO
 import { clipGradNorm, accuracy, crossEntropy, sparseCrossEntropy, symmetricKl, ClassificationTask, type TaskBatch } from '../src/task/index';
 import { makeSettings } from '../src/settings/index';
 import { graphAvailable } from '../src/util/tfgraph/session';
-import { markUnseenTokens, UNSEEN_TOKEN_BIAS } from '../src/pretrain/seen-tokens';
+import { markUnseenTokens, SoftmaxRowPicker, UNSEEN_TOKEN_BIAS } from '../src/pretrain/seen-tokens';
 import { FIXTURES } from './helpers';
 
 const TINY = path.join(FIXTURES, 'tiny-bert');
@@ -554,4 +554,49 @@ test('without the native backend, tasks train eagerly (wasm)', async () => {
     await tf.setBackend(previous);
   }
   assert.equal(graphAvailable(), native);
+});
+
+describe('masked-LM training graph with a sampled softmax (softmaxTokens)', () => {
+  test('scores only the rows it is fed, shifted by −log Q: loss, accuracy and every gradient as the eager step over the same columns of the full scores', { skip: !graphAvailable() && 'needs the native backend' }, () => {
+    const model = BertForMaskedLM.fromPretrained(TINY, { quiet: true });
+    const shapes = weightShapes(model.weights);
+    const b = refBatches()[8];
+    const batch = mlmBatch(b, b.attention_mask);
+    const labels = batch.labels.dataSync();
+    // A "frequent" set that holds some of the labels but not all: the rest join per batch.
+    const frequent = [...new Set([...labels.slice(0, 3), 5, 17, 40, 41])].sort((x, y) => x - y);
+    const counts = new Float64Array(model.config.vocabSize).fill(1);
+    for (const id of frequent) counts[id] = 1000;
+    const rows = new SoftmaxRowPicker({ counts, total: counts.reduce((a, b) => a + b, 0) }, frequent.length).pick(labels);
+    assert.deepEqual([...rows.ids.slice(0, frequent.length)], frequent);
+    assert.ok(rows.shift.slice(frequent.length).every((x) => x > 1), 'a rare row scores higher in the step than in the full softmax');
+    assert.ok(rows.ids.length > frequent.length && rows.ids.length < labels.length + frequent.length, `${rows.ids.length} rows`);
+    assert.ok(Array.from(labels).every((id, i) => rows.ids[rows.targets[i]] === id), 'each target points at its label');
+    const graph = new MlmTrainGraph(model.config, shapes, { dropout: false, maxGradNorm: 1, sampledSoftmax: true });
+    tf.tidy(() => {
+      const ids = tf.tensor1d(rows.ids, 'int32');
+      const targets = tf.tensor1d(rows.targets, 'int32');
+      const shift = tf.tensor1d(rows.shift, 'float32');
+      const r = graph.run([...model.weights.values()], { ...batch, softmaxIds: ids, softmaxTargets: targets, softmaxShift: shift });
+      let acc: tf.Scalar | undefined;
+      const eager = tf.variableGrads(() => {
+        const logits = tf.add(tf.gather(model.forward(batch, { training: false }) as tf.Tensor2D, ids, 1), shift) as tf.Tensor2D;
+        acc = tf.keep(accuracy(logits, targets));
+        return sparseCrossEntropy(logits, targets);
+      }, model.trainableVariables());
+      assert.ok(Math.abs(r.loss.dataSync()[0] - eager.value.dataSync()[0]) < 1e-5, `loss ${r.loss.dataSync()[0]} vs ${eager.value.dataSync()[0]}`);
+      assert.equal(r.accuracy.dataSync()[0], (acc as tf.Scalar).dataSync()[0]);
+      const byName = Object.fromEntries([...model.weights].map(([n, v]) => [n, eager.grads[v.name]]));
+      const clipped = clipGradNorm(byName, 1).grads;
+      const d = compareGrads(model, r.grads, (n) => clipped[n]);
+      assert.ok(d.rel < 1e-3 && d.abs < 1e-5, `${d.worst}: rel ${d.rel}, abs ${d.abs}`);
+      // A row outside the step gets no gradient in the decoder's bias.
+      const biasGrad = r.grads.get('cls.predictions.bias')!.dataSync();
+      const scored = new Set(rows.ids);
+      assert.ok(biasGrad.every((x, id) => scored.has(id) || x === 0));
+      assert.throws(() => graph.run([...model.weights.values()], batch), /sampled softmax needs softmaxIds, softmaxTargets and softmaxShift/);
+    });
+    graph.dispose();
+    model.dispose();
+  });
 });

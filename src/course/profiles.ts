@@ -45,8 +45,9 @@ export const PROFILES: Readonly<Record<ProfileName, Profile>> = {
     // predictSeenTokensOnly: NSMC uses 23,216 of kcbert's 30,000 tokens; scoring only those
     // leaves 23% of the vocabulary projection out of every step (README, "Recipes tried").
     // softmaxTokens 4096: each step's softmax over the 4,096 most frequent tokens (87% of NSMC's
-    // tokens) and the batch's own labels, not all 23,216 seen: 1.4-1.6x the pretraining tokens
-    // per second side by side (bench/results/pretrain-step-top.json), so more passes fit the hour.
+    // tokens) and the batch's own labels (shifted by −log Q), not all 23,216 seen: 1.4-1.6x the
+    // pretraining tokens per second side by side (bench/results/pretrain-step-top.json), so more
+    // passes fit the hour (README, "Recipes tried").
     // epochs 2: giving the second epoch's minutes to pretraining instead (13-40% more passes) tied
     // on slow machines and lost side by side on one session (validation 0.8703 vs 0.8721); on the
     // fast machine the second epoch added 0.17-0.18 (README, "Recipes tried").

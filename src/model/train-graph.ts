@@ -591,6 +591,8 @@ export interface MlmTrainGraphInputs {
   softmaxIds?: tf.Tensor1D;
   /** With sampledSoftmax: each label's index in softmaxIds. */
   softmaxTargets?: tf.Tensor1D;
+  /** With sampledSoftmax: added to each scored row's logit (−log Q, the sampled softmax's correction). */
+  softmaxShift?: tf.Tensor1D;
 }
 
 export interface MlmTrainGraphResult {
@@ -641,8 +643,8 @@ export interface MlmTrainGraphOptions extends TrainGraphOptions {
   outputIds?: readonly number[];
   /**
    * A sampled softmax (pretraining's softmaxTokens): each run scores only the rows it is fed
-   * (MlmTrainGraphInputs.softmaxIds, every label among them, softmaxTargets their indices),
-   * in place of outputIds or the whole vocabulary.
+   * (MlmTrainGraphInputs.softmaxIds, every label among them, softmaxTargets their indices,
+   * softmaxShift added to their logits), in place of outputIds or the whole vocabulary.
    */
   sampledSoftmax?: boolean;
 }
@@ -658,7 +660,7 @@ export interface MlmTrainGraphOptions extends TrainGraphOptions {
 export class MlmTrainGraph {
   private readonly session: GraphSession;
   private readonly weightFeeds: Sym[];
-  private readonly inputs: { ids: Sym; mask: Sym; positions: Sym; labels: Sym; sequenceLabels: Sym | null; softmax: { ids: Sym; targets: Sym } | null; seeds: Sym | null };
+  private readonly inputs: { ids: Sym; mask: Sym; positions: Sym; labels: Sym; sequenceLabels: Sym | null; softmax: { ids: Sym; targets: Sym; shift: Sym } | null; seeds: Sym | null };
   private readonly fetches: Sym[];
   /** Dropout seeds per call (the model's SeedStream order: embeddings, 3 per layer). */
   readonly seedCount: number;
@@ -684,7 +686,9 @@ export class MlmTrainGraph {
     const positions = g.placeholder('masked_positions', 'int32', [-1]);
     const labels = g.placeholder('labels', 'int32', [-1]);
     const sequenceLabels = taskWeight > 0 ? g.placeholder('sequence_labels', 'int32', [-1]) : null;
-    const softmax = options.sampledSoftmax ? { ids: g.placeholder('softmax_ids', 'int32', [-1]), targets: g.placeholder('softmax_targets', 'int32', [-1]) } : null;
+    const softmax = options.sampledSoftmax
+      ? { ids: g.placeholder('softmax_ids', 'int32', [-1]), targets: g.placeholder('softmax_targets', 'int32', [-1]), shift: g.placeholder('softmax_shift', 'float32', [-1]) }
+      : null;
     const seeds = seedSource(g, this.seedCount, dropout);
     this.inputs = { ids, mask, positions, labels, sequenceLabels, softmax, seeds: seeds.input };
     const { feeds, w } = weightPlaceholders(g, params);
@@ -708,7 +712,8 @@ export class MlmTrainGraph {
     const outputIds = options.outputIds && !softmax ? checkOutputIds(options.outputIds, c.vocabSize) : null;
     const scored = softmax ? softmax.ids : outputIds ? g.int(outputIds) : null;
     const decoder = scored ? g.gather(word, scored) : word;
-    const decoderBias = scored ? g.gather(w('cls.predictions.bias'), scored) : w('cls.predictions.bias');
+    const scoredBias = scored ? g.gather(w('cls.predictions.bias'), scored) : w('cls.predictions.bias');
+    const decoderBias = softmax ? g.add(scoredBias, softmax.shift) : scoredBias;
     const targets = softmax ? softmax.targets : outputIds ? g.gather(g.int(indexTable(outputIds, c.vocabSize)), labels) : labels;
     const scores = o.linear(ln.y, decoder, decoderBias);
     const ce = g.sparseSoftmaxCrossEntropy(scores, targets);
@@ -775,8 +780,8 @@ export class MlmTrainGraph {
       feeds.push([this.inputs.sequenceLabels, batch.sequenceLabels]);
     }
     if (this.inputs.softmax) {
-      if (!batch.softmaxIds || !batch.softmaxTargets) throw new Error('train graph: a graph with a sampled softmax needs softmaxIds and softmaxTargets');
-      feeds.push([this.inputs.softmax.ids, batch.softmaxIds], [this.inputs.softmax.targets, batch.softmaxTargets]);
+      if (!batch.softmaxIds || !batch.softmaxTargets || !batch.softmaxShift) throw new Error('train graph: a graph with a sampled softmax needs softmaxIds, softmaxTargets and softmaxShift');
+      feeds.push([this.inputs.softmax.ids, batch.softmaxIds], [this.inputs.softmax.targets, batch.softmaxTargets], [this.inputs.softmax.shift, batch.softmaxShift]);
     }
     const [loss, accuracy, gradNorm, ...rest] = runWithSeeds(this.session, feeds, this.fetches, this.inputs.seeds, this.seedCount, seed);
     const task = this.inputs.sequenceLabels ? { loss: rest[0] as tf.Scalar, accuracy: rest[1] as tf.Scalar } : undefined;

@@ -33,7 +33,7 @@ import { AdamW, clipScale, accuracy, sparseCrossEntropy, linearSchedule, lrAt, t
 import type { PretrainData, PretrainDataInfo, SequenceStore } from './pretrain-data';
 import { PRETRAIN_SETTINGS_FILE, savePretrainSettings, type PretrainSettings } from './pretrain-settings';
 import { Rng } from '../util/random';
-import { frequentTokenIds, markUnseenTokens, seenTokenIds, SoftmaxRowPicker } from './seen-tokens';
+import { markUnseenTokens, seenTokenIds, SoftmaxRowPicker, tokenCounts } from './seen-tokens';
 import { graphAvailable } from '../util/tfgraph/session';
 import { type BertTokenizer, tokenizerFiles, writeTokenizerFiles } from '../tokenizer/index';
 
@@ -153,7 +153,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     }
     if (s.softmaxTokens > 0) {
       check(model instanceof BertForMaskedLM, 'pretrain settings: softmaxTokens needs objective "mlm"');
-      this.softmaxRows = new SoftmaxRowPicker(frequentTokenIds(data.train, vocab, s.softmaxTokens), vocab.vocabSize);
+      this.softmaxRows = new SoftmaxRowPicker(tokenCounts(data.train, vocab), s.softmaxTokens);
     }
     this.rootRng = new Rng(s.seed);
     this.masking = maskingOptions(s);
@@ -238,7 +238,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
           // The graph also takes the norm and clips, so AdamW gets ready gradients.
           const r = (this.graphFor(batch) as MlmTrainGraph).run([...this.model.weights.values()], {
             inputIds: t.inputIds, attentionMask: t.attentionMask ?? tf.onesLike(t.inputIds), maskedPositions: t.maskedPositions, labels: t.labels,
-            sequenceLabels: t.sequenceLabels, softmaxIds: t.softmaxIds, softmaxTargets: t.softmaxTargets,
+            sequenceLabels: t.sequenceLabels, softmaxIds: t.softmaxIds, softmaxTargets: t.softmaxTargets, softmaxShift: t.softmaxShift,
           }, seed);
           this.optimizer.step(r.grads, { lr });
           if (r.task) this.taskPending.push([tf.keep(r.task.loss), tf.keep(r.task.accuracy)]);
@@ -250,7 +250,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
           let logits = mlm.forward(t, { training: this.settings.dropout, seed }) as tf.Tensor2D;
           let labels = t.labels;
           // softmaxTokens: the same sampled softmax as the graph's, over the batch's scored rows.
-          if (t.softmaxIds && t.softmaxTargets) [logits, labels] = [tf.gather(logits, t.softmaxIds, 1), t.softmaxTargets];
+          if (t.softmaxIds && t.softmaxTargets && t.softmaxShift) [logits, labels] = [tf.add(tf.gather(logits, t.softmaxIds, 1), t.softmaxShift), t.softmaxTargets];
           acc = tf.keep(accuracy(logits, labels));
           return sparseCrossEntropy(logits, labels);
         }, this.model.trainableVariables());
@@ -453,6 +453,7 @@ interface MlmTensors {
   sequenceLabels?: tf.Tensor1D;
   softmaxIds?: tf.Tensor1D;
   softmaxTargets?: tf.Tensor1D;
+  softmaxShift?: tf.Tensor1D;
 }
 
 function toTensors(b: MlmBatch): MlmTensors {
@@ -465,11 +466,12 @@ function toTensors(b: MlmBatch): MlmTensors {
     sequenceLabels: b.sequenceLabels ? tf.tensor1d(b.sequenceLabels, 'int32') : undefined,
     softmaxIds: b.softmaxRows ? tf.tensor1d(b.softmaxRows.ids, 'int32') : undefined,
     softmaxTargets: b.softmaxRows ? tf.tensor1d(b.softmaxRows.targets, 'int32') : undefined,
+    softmaxShift: b.softmaxRows ? tf.tensor1d(b.softmaxRows.shift, 'float32') : undefined,
   };
 }
 
 function disposeTensors(t: MlmTensors): void {
-  tf.dispose([t.inputIds, t.maskedPositions, t.labels, t.attentionMask, t.sequenceLabels, t.softmaxIds, t.softmaxTargets].filter((x) => x !== undefined) as tf.Tensor[]);
+  tf.dispose([t.inputIds, t.maskedPositions, t.labels, t.attentionMask, t.sequenceLabels, t.softmaxIds, t.softmaxTargets, t.softmaxShift].filter((x) => x !== undefined) as tf.Tensor[]);
 }
 
 /**

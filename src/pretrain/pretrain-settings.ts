@@ -63,7 +63,7 @@ export const PRETRAIN_FIELDS = {
   }),
   softmaxTokens: field.integer({
     default: 0, min: 0, max: 1_000_000, group: 'masking',
-    doc: 'mlm only: > 0 scores each step\'s masked tokens against only the softmaxTokens most frequent tokens of the training documents plus the batch\'s own labels, not the whole vocabulary (a sampled softmax: every label still counts, a rare token is pushed down only in the batches that hold it). On NSMC the 8,192 most frequent of 23,216 tokens are 94.8% of all tokens, and the projection onto the vocabulary is the largest matmul of a step. 0: the whole vocabulary (or the seen tokens, with predictSeenTokensOnly). The held-out score and the saved model use the full softmax.',
+    doc: 'mlm only: > 0 scores each step\'s masked tokens against only the softmaxTokens most frequent tokens of the training documents plus the batch\'s own labels, not the whole vocabulary: a sampled softmax. Every label still counts, and each rare row\'s logit is raised by −log Q in the step (Q: the chance the batch holds it; Jean et al. 2015), so the full softmax stays calibrated. On NSMC the 4,096 most frequent of 23,216 tokens are 87% of all tokens, and the projection onto the vocabulary is the largest matmul of a step. 0: the whole vocabulary (or the seen tokens, with predictSeenTokensOnly). The held-out score and the saved model use the full softmax.',
   }),
   dropout: field.boolean({
     default: true, group: 'training',
