@@ -18,7 +18,6 @@
 // (seed, step), so a resumed run draws exactly the masks of an uninterrupted one.
 import { check } from '../util/errors';
 import type { Rng } from '../util/random';
-import type { SoftmaxRows } from './seen-tokens';
 
 export interface MaskingOptions {
   /** Share of a sequence's real tokens chosen for prediction (BERT: 0.15). */
@@ -131,6 +130,17 @@ function randomToken(vocab: MaskingVocab, rng: Rng): number {
 }
 
 /** A padded, masked batch as flat int32 arrays ([batch · length], row-major), ready for tensors. */
+/**
+ * The rows one step's sampled softmax scores (softmaxTokens; seen-tokens.ts SoftmaxRowPicker):
+ * `ids` (the frequent ones, then the batch's other labels in order of first use), each label's
+ * index in them, and each row's logit shift −log Q.
+ */
+export interface SoftmaxRows {
+  ids: Int32Array;
+  targets: Int32Array;
+  shift: Float32Array;
+}
+
 export interface MlmBatch {
   batch: number;
   length: number;

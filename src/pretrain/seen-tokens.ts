@@ -4,7 +4,7 @@
 // probability is exactly 0 (float32 exp underflows), and the training graph scores only
 // the seen rows of the tied decoder. The saved model is an ordinary BertForMaskedLM.
 import { tf } from '../util/backend';
-import type { MaskingVocab } from './masking';
+import type { MaskingVocab, SoftmaxRows } from './masking';
 import type { SequenceStore } from './pretrain-data';
 
 /** The output bias of a token the masked LM never predicts: exp(-10000) is 0 in float32. */
@@ -59,16 +59,6 @@ export function frequentTokenIds(counts: Float64Array, count: number): number[] 
   for (let id = 0; id < counts.length; id++) if (counts[id] > 0) ids.push(id);
   ids.sort((a, b) => counts[b] - counts[a] || a - b);
   return ids.slice(0, count).sort((a, b) => a - b);
-}
-
-/**
- * The rows a step scores: `ids` (the frequent ones, then the batch's other labels in order of
- * first use), each label's index in them, and each row's logit shift −log Q.
- */
-export interface SoftmaxRows {
-  ids: Int32Array;
-  targets: Int32Array;
-  shift: Float32Array;
 }
 
 /** Builds the scored rows of one batch from the training documents' token counts. */
