@@ -577,7 +577,7 @@ describe('masked-LM training graph with a sampled softmax (softmaxTokens)', () =
       const ids = tf.tensor1d(rows.ids, 'int32');
       const targets = tf.tensor1d(rows.targets, 'int32');
       const shift = tf.tensor1d(rows.shift, 'float32');
-      const r = graph.run([...model.weights.values()], { ...batch, softmaxIds: ids, softmaxTargets: targets, softmaxShift: shift });
+      const r = graph.run([...model.weights.values()], { ...batch, softmax: { ids, targets, shift } });
       let acc: tf.Scalar | undefined;
       const eager = tf.variableGrads(() => {
         const logits = tf.add(tf.gather(model.forward(batch, { training: false }) as tf.Tensor2D, ids, 1), shift) as tf.Tensor2D;
@@ -594,7 +594,7 @@ describe('masked-LM training graph with a sampled softmax (softmaxTokens)', () =
       const biasGrad = r.grads.get('cls.predictions.bias')!.dataSync();
       const scored = new Set(rows.ids);
       assert.ok(biasGrad.every((x, id) => scored.has(id) || x === 0));
-      assert.throws(() => graph.run([...model.weights.values()], batch), /sampled softmax needs softmaxIds, softmaxTargets and softmaxShift/);
+      assert.throws(() => graph.run([...model.weights.values()], batch), /sampled softmax needs the step's softmax rows/);
     });
     graph.dispose();
     model.dispose();

@@ -10,7 +10,7 @@ export {
 export { readSafetensors, writeSafetensors } from './safetensors';
 export { fetchModel, hfHubCache, type FetchModelOptions } from './hub';
 // Whole training and inference steps as single TensorFlow graphs (the task, pretraining and inference run them).
-export { ClassificationTrainGraph, MlmTrainGraph, skipPaddingPays, weightShapes, WORD_EMBEDDINGS } from './train-graph';
+export { ClassificationTrainGraph, MlmTrainGraph, skipPaddingPays, weightShapes, WORD_EMBEDDINGS, type SampledSoftmaxTensors } from './train-graph';
 export { ClassificationForwardGraph } from './forward-graph';
 // ELECTRA (replaced-token detection), the second pretraining objective: the eager model and its one-graph step.
 export {

@@ -587,12 +587,18 @@ export interface MlmTrainGraphInputs {
   labels: tf.Tensor1D;
   /** With a task head: each sequence's class, or -1 where it has none (left out of the task loss). */
   sequenceLabels?: tf.Tensor1D;
-  /** With sampledSoftmax: the vocabulary rows this step scores. */
-  softmaxIds?: tf.Tensor1D;
-  /** With sampledSoftmax: each label's index in softmaxIds. */
-  softmaxTargets?: tf.Tensor1D;
-  /** With sampledSoftmax: added to each scored row's logit (−log Q, the sampled softmax's correction). */
-  softmaxShift?: tf.Tensor1D;
+  /** With sampledSoftmax: the rows this step scores (SampledSoftmaxTensors). */
+  softmax?: SampledSoftmaxTensors;
+}
+
+/** A sampled softmax's step (softmaxTokens), as tensors. */
+export interface SampledSoftmaxTensors {
+  /** The vocabulary rows this step scores. */
+  ids: tf.Tensor1D;
+  /** Each label's index in ids. */
+  targets: tf.Tensor1D;
+  /** Added to each scored row's logit (−log Q, the sampled softmax's correction). */
+  shift: tf.Tensor1D;
 }
 
 export interface MlmTrainGraphResult {
@@ -643,8 +649,8 @@ export interface MlmTrainGraphOptions extends TrainGraphOptions {
   outputIds?: readonly number[];
   /**
    * A sampled softmax (pretraining's softmaxTokens): each run scores only the rows it is fed
-   * (MlmTrainGraphInputs.softmaxIds, every label among them, softmaxTargets their indices,
-   * softmaxShift added to their logits), in place of outputIds or the whole vocabulary.
+   * (MlmTrainGraphInputs.softmax: ids, every label among them, targets their indices, shift
+   * added to their logits), in place of outputIds or the whole vocabulary.
    */
   sampledSoftmax?: boolean;
 }
@@ -780,8 +786,8 @@ export class MlmTrainGraph {
       feeds.push([this.inputs.sequenceLabels, batch.sequenceLabels]);
     }
     if (this.inputs.softmax) {
-      if (!batch.softmaxIds || !batch.softmaxTargets || !batch.softmaxShift) throw new Error('train graph: a graph with a sampled softmax needs softmaxIds, softmaxTargets and softmaxShift');
-      feeds.push([this.inputs.softmax.ids, batch.softmaxIds], [this.inputs.softmax.targets, batch.softmaxTargets], [this.inputs.softmax.shift, batch.softmaxShift]);
+      if (!batch.softmax) throw new Error('train graph: a graph with a sampled softmax needs the step\'s softmax rows (ids, targets, shift)');
+      feeds.push([this.inputs.softmax.ids, batch.softmax.ids], [this.inputs.softmax.targets, batch.softmax.targets], [this.inputs.softmax.shift, batch.softmax.shift]);
     }
     const [loss, accuracy, gradNorm, ...rest] = runWithSeeds(this.session, feeds, this.fetches, this.inputs.seeds, this.seedCount, seed);
     const task = this.inputs.sequenceLabels ? { loss: rest[0] as tf.Scalar, accuracy: rest[1] as tf.Scalar } : undefined;

@@ -28,7 +28,7 @@ import { check } from '../util/errors';
 import { type CheckpointParts, type LoopState, type StepOutput, type TrainingPlan, type TrainingTask, type TrainLine, stepPlan, evaluationBatches } from '../train/index';
 import { DataLoader } from '../data/index';
 import { maskBatch, type MaskingOptions, type MaskingVocab, type MlmBatch } from './masking';
-import { BertForMaskedLM, ElectraForPreTraining, ElectraTrainGraph, hasTaskHead, saveModel, MlmTrainGraph, skipPaddingPays, weightShapes } from '../model/index';
+import { BertForMaskedLM, ElectraForPreTraining, ElectraTrainGraph, hasTaskHead, saveModel, MlmTrainGraph, skipPaddingPays, weightShapes, type SampledSoftmaxTensors } from '../model/index';
 import { AdamW, clipScale, accuracy, sparseCrossEntropy, linearSchedule, lrAt, type AdamWKernel, type LinearSchedule } from '../task/index';
 import type { PretrainData, PretrainDataInfo, SequenceStore } from './pretrain-data';
 import { PRETRAIN_SETTINGS_FILE, savePretrainSettings, type PretrainSettings } from './pretrain-settings';
@@ -238,7 +238,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
           // The graph also takes the norm and clips, so AdamW gets ready gradients.
           const r = (this.graphFor(batch) as MlmTrainGraph).run([...this.model.weights.values()], {
             inputIds: t.inputIds, attentionMask: t.attentionMask ?? tf.onesLike(t.inputIds), maskedPositions: t.maskedPositions, labels: t.labels,
-            sequenceLabels: t.sequenceLabels, softmaxIds: t.softmaxIds, softmaxTargets: t.softmaxTargets, softmaxShift: t.softmaxShift,
+            sequenceLabels: t.sequenceLabels, softmax: t.softmax,
           }, seed);
           this.optimizer.step(r.grads, { lr });
           if (r.task) this.taskPending.push([tf.keep(r.task.loss), tf.keep(r.task.accuracy)]);
@@ -250,7 +250,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
           let logits = mlm.forward(t, { training: this.settings.dropout, seed }) as tf.Tensor2D;
           let labels = t.labels;
           // softmaxTokens: the same sampled softmax as the graph's, over the batch's scored rows.
-          if (t.softmaxIds && t.softmaxTargets && t.softmaxShift) [logits, labels] = [tf.add(tf.gather(logits, t.softmaxIds, 1), t.softmaxShift), t.softmaxTargets];
+          if (t.softmax) [logits, labels] = [tf.add(tf.gather(logits, t.softmax.ids, 1), t.softmax.shift), t.softmax.targets];
           acc = tf.keep(accuracy(logits, labels));
           return sparseCrossEntropy(logits, labels);
         }, this.model.trainableVariables());
@@ -451,9 +451,7 @@ interface MlmTensors {
   maskedPositions: tf.Tensor1D;
   labels: tf.Tensor1D;
   sequenceLabels?: tf.Tensor1D;
-  softmaxIds?: tf.Tensor1D;
-  softmaxTargets?: tf.Tensor1D;
-  softmaxShift?: tf.Tensor1D;
+  softmax?: SampledSoftmaxTensors;
 }
 
 function toTensors(b: MlmBatch): MlmTensors {
@@ -464,14 +462,14 @@ function toTensors(b: MlmBatch): MlmTensors {
     maskedPositions: tf.tensor1d(b.positions, 'int32'),
     labels: tf.tensor1d(b.labels, 'int32'),
     sequenceLabels: b.sequenceLabels ? tf.tensor1d(b.sequenceLabels, 'int32') : undefined,
-    softmaxIds: b.softmaxRows ? tf.tensor1d(b.softmaxRows.ids, 'int32') : undefined,
-    softmaxTargets: b.softmaxRows ? tf.tensor1d(b.softmaxRows.targets, 'int32') : undefined,
-    softmaxShift: b.softmaxRows ? tf.tensor1d(b.softmaxRows.shift, 'float32') : undefined,
+    softmax: b.softmaxRows
+      ? { ids: tf.tensor1d(b.softmaxRows.ids, 'int32'), targets: tf.tensor1d(b.softmaxRows.targets, 'int32'), shift: tf.tensor1d(b.softmaxRows.shift, 'float32') }
+      : undefined,
   };
 }
 
 function disposeTensors(t: MlmTensors): void {
-  tf.dispose([t.inputIds, t.maskedPositions, t.labels, t.attentionMask, t.sequenceLabels, t.softmaxIds, t.softmaxTargets, t.softmaxShift].filter((x) => x !== undefined) as tf.Tensor[]);
+  tf.dispose([t.inputIds, t.maskedPositions, t.labels, t.attentionMask, t.sequenceLabels, t.softmax?.ids, t.softmax?.targets, t.softmax?.shift].filter((x) => x !== undefined) as tf.Tensor[]);
 }
 
 /**

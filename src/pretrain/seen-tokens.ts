@@ -48,8 +48,10 @@ export function tokenCounts(store: SequenceStore, vocab: MaskingVocab): { counts
   const counts = new Float64Array(vocab.vocabSize);
   for (let i = 0; i < store.length; i++) for (const id of store.sequence(i)) counts[id]++;
   let total = 0;
-  for (let id = 0; id < vocab.vocabSize; id++) if (vocab.special[id]) counts[id] = 0;
-  for (const c of counts) total += c;
+  for (let id = 0; id < vocab.vocabSize; id++) {
+    if (vocab.special[id]) counts[id] = 0;
+    total += counts[id];
+  }
   return { counts, total };
 }
 
