@@ -107,7 +107,7 @@ test('each kind of bad input gives one line naming the source, the field and wha
   throwsLine(() => validateSettings({ adamBeta2: 1 }), 'settings: field "adamBeta2" must be a number >= 0 and < 1 (got 1)');
   throwsLine(() => validateSettings({ weightDecay: -0.1 }), 'settings: field "weightDecay" must be a number >= 0 (got -0.1)');
   // parity-only fields
-  throwsLine(() => makeSettings({ fp16: true }), 'settings: field "fp16" must be false (got true): TF.js has no mixed-precision training');
+  throwsLine(() => makeSettings({ fp16: true }), 'settings: field "fp16" must be false (got true): TF.js has no float16 training; bf16 is the mixed precision here');
   throwsLine(() => makeSettings({ tpuCores: 8 }), 'settings: field "tpuCores" must be 0 (got 8): TF.js on Node has no TPU support');
   // enums
   throwsLine(() => validateSettings({ monitor: 'min val_accuracy' }),
@@ -161,7 +161,7 @@ test('bad settings files give one clear line, and a good saved file is never los
   throwsLine(() => saveSettings({ ...good, batchSize: 0 }, dir),
     `saving ${file}: field "batchSize" must be an integer from 1 to 4096 (got 0)`);
   throwsLine(() => saveSettings({ ...good, fp16: true }, dir),
-    `saving ${file}: field "fp16" must be false (got true): TF.js has no mixed-precision training`);
+    `saving ${file}: field "fp16" must be false (got true): TF.js has no float16 training; bf16 is the mixed precision here`);
   assert.equal(fs.readFileSync(file, 'utf8'), before);
   assert.deepEqual(fs.readdirSync(dir), ['settings.json']);
   assert.deepEqual(loadSettings(file), good);
@@ -220,7 +220,7 @@ test('parseSetArgs errors name the argument', () => {
   throwsLine(() => parseSetArgs(['batchSize=abc']), '--set batchSize=abc: field "batchSize" must be an integer from 1 to 4096 (got "abc")');
   throwsLine(() => parseSetArgs(['batchSize=']), '--set batchSize=: field "batchSize" must be an integer from 1 to 4096 (got "")');
   throwsLine(() => parseSetArgs(['testMode=yes']), '--set testMode=yes: field "testMode" must be true or false (got "yes")');
-  throwsLine(() => parseSetArgs(['fp16=true']), '--set fp16=true: field "fp16" must be false (got true): TF.js has no mixed-precision training');
+  throwsLine(() => parseSetArgs(['fp16=true']), '--set fp16=true: field "fp16" must be false (got true): TF.js has no float16 training; bf16 is the mixed precision here');
   throwsLine(() => parseSetArgs(['validationFraction=0']),
     '--set validationFraction=0: field "validationFraction" must be a number between 0 and 1, both excluded (got 0)');
 });
@@ -243,7 +243,7 @@ test('describeSettings gives one row per field with value, default, doc and note
   assert.deepEqual(rows.map((r) => r.field), SETTINGS_FIELD_NAMES);
   const batch = rows.find((r) => r.field === 'batchSize')!;
   assert.deepEqual(batch, { field: 'batchSize', group: 'training', value: 8, default: 32, doc: SETTINGS_FIELDS.batchSize.doc, note: '' });
-  assert.match(rows.find((r) => r.field === 'fp16')!.note, /must be false: TF\.js has no mixed-precision training/);
+  assert.match(rows.find((r) => r.field === 'fp16')!.note, /must be false: TF\.js has no float16 training; bf16 is the mixed precision here/);
   assert.match(rows.find((r) => r.field === 'cpuWorkers')!.note, /^no effect here/);
   assert.equal(describeSettings().find((r) => r.field === 'batchSize')!.value, 32);
 });

@@ -61,7 +61,7 @@ export const SETTINGS_FIELDS = {
   fp16: field.boolean({
     default: false, group: 'runtime', ratsnlp: 'fp16',
     doc: 'Mixed-precision (16-bit) training in ratsnlp.',
-    only: { value: false, reason: 'TF.js has no mixed-precision training' },
+    only: { value: false, reason: 'TF.js has no float16 training; bf16 is the mixed precision here' },
     noEffect: 'kept for parity with ratsnlp',
   }),
   tpuCores: field.integer({
