@@ -129,7 +129,6 @@ function randomToken(vocab: MaskingVocab, rng: Rng): number {
   }
 }
 
-/** A padded, masked batch as flat int32 arrays ([batch · length], row-major), ready for tensors. */
 /**
  * The rows one step's sampled softmax scores (softmaxTokens; seen-tokens.ts SoftmaxRowPicker):
  * `ids` (the frequent ones, then the batch's other labels in order of first use), each label's
@@ -141,6 +140,7 @@ export interface SoftmaxRows {
   shift: Float32Array;
 }
 
+/** A padded, masked batch as flat int32 arrays ([batch · length], row-major), ready for tensors. */
 export interface MlmBatch {
   batch: number;
   length: number;
