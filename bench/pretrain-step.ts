@@ -20,6 +20,7 @@ import { parseArgs } from 'util';
 import { initBackend } from '../src/util/backend';
 import { pretrain, pretrainMetrics, type PretrainSettings } from '../src/pretrain/index';
 import { BertTokenizer } from '../src/tokenizer/index';
+import type { PretrainStepBench, PretrainStepCase } from '../src/bench/results';
 
 const { values } = parseArgs({
   options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, mask: { type: 'string', default: '0.15' }, out: { type: 'string' } },
@@ -63,7 +64,7 @@ function label(c: Case): string {
   const backend = await initBackend();
   const tokenizer = await BertTokenizer.fromPretrained('beomi/kcbert-base');
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nlpbook-pretrain-bench-'));
-  const results: object[] = [];
+  const results: PretrainStepCase[] = [];
   const loadBefore = os.loadavg();
   const rows = new Map<string, { c: Case; tokensPerSecond: number[]; msPerStep: number[]; load: number[]; tokensPerStep: number; parameters: number }>();
   try {
@@ -103,10 +104,10 @@ function label(c: Case): string {
       tokensPerStep: row.tokensPerStep, parameters: row.parameters, loadAverage1m: row.load,
     });
   }
-  const summary = {
+  const summary: PretrainStepBench = {
     what: 'MLM pretraining loop (src/pretrain/pretrain.ts): real tokens/s after the first window, NSMC train documents, kcbert vocab (30000)',
     maskProb: Number(values.mask),
-    steps, window, rounds, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null }, backend: backend.backend, threads: backend.threads, cores: os.cpus().length, cpu: os.cpus()[0]?.model,
+    steps, window, rounds, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null }, backend: backend.backend, threads: backend.threads, cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '',
     node: process.version, loadAverageBefore: loadBefore.map((x) => +x.toFixed(2)), loadAverageAfter: os.loadavg().map((x) => +x.toFixed(2)),
     date: new Date().toISOString(), results,
   };

@@ -24,6 +24,7 @@ import { parsePretrainSetArgs } from '../src/pretrain/pretrain-settings';
 import { makeSettings, parseSetArgs } from '../src/settings/index';
 import { BertTokenizer } from '../src/tokenizer/index';
 import { fit } from '../src/train/index';
+import type { RecipeRun } from '../src/bench/results';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +34,8 @@ const { values } = parseArgs({
   },
 });
 if (!values.name) throw new Error('--name is required');
-const dir = path.join('data', 'recipes', values.name);
+const name = values.name;
+const dir = path.join('data', 'recipes', name);
 
 (async () => {
   const started = Date.now();
@@ -52,7 +54,7 @@ const dir = path.join('data', 'recipes', values.name);
       if (!values.minutes) throw new Error('--minutes or --steps is required');
       trial = await measurePretraining({ ...base, steps: 1000 }, { tokenizer });
       steps = Math.floor(Number(values.minutes) * 60 * trial.stepsPerSecond);
-      console.error(`recipe ${values.name}: ${trial.stepsPerSecond.toFixed(2)} steps/s (${trial.tokensPerSecond} tokens/s) measured -> ${steps} steps for ${values.minutes} minutes`);
+      console.error(`recipe ${name}: ${trial.stepsPerSecond.toFixed(2)} steps/s (${trial.tokensPerSecond} tokens/s) measured -> ${steps} steps for ${values.minutes} minutes`);
     }
     pretrained = await pretrain({ ...base, steps }, { tokenizer });
     modelDir = pretrained.model;
@@ -61,8 +63,8 @@ const dir = path.join('data', 'recipes', values.name);
   if (Object.keys(configOverrides).length) modelDir = withConfig(modelDir, configOverrides, path.join(dir, 'pretrained-config'));
   const settings = makeSettings({ ...plan.settings, pretrainedModelName: modelDir, downstreamModelDir: path.join(dir, 'finetuned'), ...parseSetArgs(values.finetune) });
   const tuned = await fit(settings, { tokenizer });
-  const row = {
-    name: values.name,
+  const row: RecipeRun = {
+    name,
     date: new Date().toISOString(),
     pretrain: values.pretrained ? { reused: values.pretrained } : {
       model: `L${base.layers}/H${base.hidden}/A${base.heads}/I${base.intermediate}`, objective: base.objective, dropout: base.dropout,

@@ -23,8 +23,8 @@ import { REPO } from './helpers';
 const STEPS = ['settings', 'corpus', 'model', 'tokenizer', 'data', 'task', 'train', 'pretrain', 'evaluate', 'inference', 'course'] as const;
 /** Side tools: may import util/ and any step; steps do not import them (except course/ -> charts/). */
 const SIDE_TOOLS = ['charts', 'export', 'bench'] as const;
-/** Folders whose face (index.ts) notebooks may import besides the steps'. */
-const NOTEBOOK_FACES = [...STEPS, 'util', 'charts'];
+/** Folders whose face (index.ts) notebooks may import besides the steps' (03a quotes the bench results). */
+const NOTEBOOK_FACES = [...STEPS, 'util', 'charts', 'bench'];
 const MAX_TOP_LEVEL = 6;
 
 type Files = Map<string, string>; // repo-relative path ('src/model/bert.ts') -> text

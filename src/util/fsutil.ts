@@ -32,6 +32,19 @@ export function tempPathFor(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
 }
 
+/**
+ * `file` as a reader would type it: relative to `cwd` where that climbs at most one folder
+ * ("../shared/models/kcbert-base"), else absolute with the home folder as "~". Notebooks print
+ * folders this way, so a committed output shows no path of the machine that ran it.
+ */
+export function displayPath(file: string, cwd = process.cwd(), home = os.homedir()): string {
+  const absolute = path.resolve(cwd, file);
+  const relative = path.relative(cwd, absolute) || '.';
+  const climbs = relative.split(path.sep).filter((part) => part === '..').length;
+  if (climbs <= 1 && !path.isAbsolute(relative)) return relative;
+  return home && (absolute === home || absolute.startsWith(home + path.sep)) ? `~${absolute.slice(home.length)}` : absolute;
+}
+
 /** sha256 of a file, hex, read in chunks. */
 export function sha256File(file: string): string {
   const hash = crypto.createHash('sha256');

@@ -3,6 +3,6 @@
 // Library modules import the file they need (../util/errors); this face is for notebooks.
 export { initBackend, tf, type BackendInfo } from './backend';
 export { check, NlpbookError } from './errors';
-export { scratchDir, sha256, sha256File, writeFileAtomic, writeJsonAtomic } from './fsutil';
+export { displayPath, scratchDir, sha256, sha256File, writeFileAtomic, writeJsonAtomic } from './fsutil';
 export { formatBytes, formatDuration, progress, type Progress } from './progress';
 export { Rng, type RngState } from './random';
