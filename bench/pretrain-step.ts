@@ -11,7 +11,7 @@
 // tokens only (settings.predictSeenTokensOnly), -top8192 scores the 8,192 most frequent tokens and the
 // batch's labels per step (settings.softmaxTokens), `--mask 0.4` masks as the course does.
 //
-//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick] [--filter TEXT] [--modes graph,eager,graph-bf16,graph-bf16-seen,graph-bf16-seen-top8192] [--mask 0.15] [--rounds 2] [--out FILE]
+//   NLPBOOK_MIRROR=/work/shared node --import tsx bench/pretrain-step.ts [--steps 30] [--quick] [--filter TEXT] [--modes graph,eager,graph-bf16,graph-bf16-seen,graph-bf16-seen-top8192] [--mask 0.15] [--batches 64,128] [--rounds 2] [--out FILE]
 // Writes bench/results/pretrain-step.json and prints one JSON line per case.
 import * as fs from 'fs';
 import * as os from 'os';
@@ -20,14 +20,17 @@ import { parseArgs } from 'util';
 import { initBackend } from '../src/util/backend';
 import { pretrain, pretrainMetrics, type PretrainSettings } from '../src/pretrain/index';
 import { BertTokenizer } from '../src/tokenizer/index';
+import { cpuBf16Flags } from '../src/util/cpu';
 import type { PretrainStepBench, PretrainStepCase } from '../src/bench/results';
 
 const { values } = parseArgs({
-  options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, mask: { type: 'string', default: '0.15' }, out: { type: 'string' } },
+  options: { steps: { type: 'string', default: '30' }, rounds: { type: 'string', default: '2' }, filter: { type: 'string' }, quick: { type: 'boolean', default: false }, modes: { type: 'string', default: 'graph,eager' }, mask: { type: 'string', default: '0.15' }, batches: { type: 'string' }, out: { type: 'string' } },
 });
 const rounds = Number(values.rounds);
 const steps = Number(values.steps);
 const window = Math.max(2, Math.floor(steps / 6));
+// --quick measures batch 128 only, unless --batches names others.
+const batchSizes = (values.batches ?? (values.quick ? '128' : '64,128')).split(',').map(Number);
 
 const SIZES = [
   { name: 'L2/H128/A2/I512', layers: 2, hidden: 128, heads: 2, intermediate: 512 },
@@ -42,9 +45,9 @@ function cases(): Case[] {
   for (const size of SIZES) {
     for (const packing of [false, true]) {
       for (const maxSeqLength of [64, 128]) {
-        for (const batchSize of [64, 128]) {
+        for (const batchSize of batchSizes) {
           // Packed batches are full: 128 x 128 = 16k tokens per step is more than the other cases by far; keep it comparable.
-          if (values.quick && (batchSize !== 128 || maxSeqLength !== 128)) continue;
+          if (values.quick && maxSeqLength !== 128) continue;
           for (const mode of values.modes.split(',')) out.push({ size, maxSeqLength, batchSize: packing && maxSeqLength === 128 ? batchSize / 2 : batchSize, packing, mode });
         }
       }
@@ -107,7 +110,7 @@ function label(c: Case): string {
   const summary: PretrainStepBench = {
     what: 'MLM pretraining loop (src/pretrain/pretrain.ts): real tokens/s after the first window, NSMC train documents, kcbert vocab (30000)',
     maskProb: Number(values.mask),
-    steps, window, rounds, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null }, backend: backend.backend, threads: backend.threads, cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '',
+    steps, window, rounds, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null }, backend: backend.backend, threads: backend.threads, cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? '', cpuBf16Flags: cpuBf16Flags(),
     node: process.version, loadAverageBefore: loadBefore.map((x) => +x.toFixed(2)), loadAverageAfter: os.loadavg().map((x) => +x.toFixed(2)),
     date: new Date().toISOString(), results,
   };

@@ -10,7 +10,7 @@ import { pretrain, readPretrainResult } from '../src/pretrain/index';
 import { BertTokenizer } from '../src/tokenizer/index';
 import { openCourse } from '../src/course/index';
 import { PROFILES } from '../src/course/profiles';
-import { bf16FromCpuinfo, nativeBf16 } from '../src/util/cpu';
+import { bf16Flags, bf16FromCpuinfo, nativeBf16 } from '../src/util/cpu';
 import { jsonLines, runCli, SHARED, tempDir } from './helpers';
 
 test('nlpbook course --profile tiny runs every step and ends with one JSON line', { timeout: 5 * 60 * 1000 }, () => {
@@ -133,11 +133,13 @@ test('the budget\'s replan: after warmup, the steps that end pretraining on time
   assert.equal(at(1), 2000, 'at least half');
 });
 
-test('mixed precision: the offline profile trains with bf16 exactly where this CPU multiplies bfloat16 natively; book and tiny never', () => {
+test('mixed precision: the offline profile trains with bf16 exactly where this CPU has AMX-BF16; book and tiny never', () => {
   assert.equal(nativeBf16(), bf16FromCpuinfo(fs.readFileSync('/proc/cpuinfo', 'utf8'), process.env));
   const flags = (list: string) => `processor\t: 0\nflags\t\t: fpu sse2 avx2 ${list}\nbugs\t\t: spectre_v1\n`;
   assert.equal(bf16FromCpuinfo(flags('avx512f amx_bf16 amx_tile'), {}), true);
-  assert.equal(bf16FromCpuinfo(flags('avx512f avx512_bf16'), {}), true);
+  assert.equal(bf16FromCpuinfo(flags('avx512f avx512_bf16'), {}), false, 'AVX512-BF16 without AMX ran slower than float32');
+  assert.deepEqual(bf16Flags(flags('avx512f avx512_bf16 amx_bf16 amx_tile')), ['amx_bf16', 'avx512_bf16']);
+  assert.deepEqual(bf16Flags(flags('avx512f avx512_fp16')), []);
   assert.equal(bf16FromCpuinfo(flags('avx512f avx512_fp16 amx_int8'), {}), false, 'only the bfloat16 flags count');
   assert.equal(bf16FromCpuinfo(flags('amx_bf16'), { TF_ENABLE_ONEDNN_OPTS: '0' }), false, 'oneDNN off: emulated');
   assert.equal(bf16FromCpuinfo('', {}), false, 'no cpuinfo (not Linux)');

@@ -35,6 +35,8 @@ export interface PretrainStepBench {
   threads: number;
   cores: number;
   cpu: string;
+  /** The CPU's bfloat16 flags (amx_bf16, avx512_bf16); absent in results written before it was recorded. */
+  cpuBf16Flags?: string[];
   node: string;
   /** Environment variables that change the allocator's behaviour, as the bench saw them. */
   env: Record<string, string | null>;

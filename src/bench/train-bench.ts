@@ -5,6 +5,7 @@
 // the same batch, so both sides do the same work).
 import * as os from 'os';
 import { initBackend, tf } from '../util/backend';
+import { cpuBf16Flags } from '../util/cpu';
 import { check } from '../util/errors';
 import { BertForSequenceClassification, BertConfig } from '../model/index';
 import { DEFAULT_SETTINGS } from '../settings/index';
@@ -48,6 +49,8 @@ export interface TrainBenchResult {
   mode: 'graph' | 'eager';
   /** Whether the graph's matmuls ran in bfloat16 (settings.bf16). */
   bf16: boolean;
+  /** The CPU's bfloat16 flags (amx_bf16, avx512_bf16): bf16 is faster only with AMX. */
+  cpuBf16Flags: string[];
   /** Whether the word embeddings were left untrained (settings.freezeWordEmbeddings). */
   freezeWordEmbeddings: boolean;
   threads: number;
@@ -143,6 +146,7 @@ export async function benchTrainStep(o: TrainBenchOptions): Promise<TrainBenchRe
     backend: backend.backend,
     mode,
     bf16: task.graphMode && task.bf16,
+    cpuBf16Flags: cpuBf16Flags(),
     freezeWordEmbeddings: task.frozen.length > 0,
     threads: backend.threads,
     shape: { layers: o.layers, hidden: o.hidden, heads: o.heads, intermediate: o.intermediate, vocab: o.vocab, batch: o.batch, seq: o.seq },

@@ -15,7 +15,7 @@ random weights: forward with dropout, cross-entropy, backward, clipping, AdamW
 vocab 30000, batch 32, seq 64, 10 steps, 3 warm-up steps. --eager: tfjs ops and autodiff
 instead of one TensorFlow graph per step (the default on the native backend). Batch: random ids,
 rows padded from full length down to about half (--full-mask: no padding). --bf16: the graph's
-matmuls in bfloat16 with float32 sums (settings.bf16; fast only where the CPU has AMX-BF16 or AVX512-BF16).
+matmuls in bfloat16 with float32 sums (settings.bf16; fast only where the CPU has AMX-BF16: AVX512-BF16 alone is slower than float32).
 --freeze-word-embeddings: no gradient and no AdamW update for the word embeddings (settings.freezeWordEmbeddings).
 Threads: TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS (read by TensorFlow at start).`;
 

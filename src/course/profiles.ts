@@ -12,8 +12,8 @@ import type { PretrainSettings } from '../pretrain/index';
 import type { Settings } from '../settings/index';
 import { nativeBf16 } from '../util/cpu';
 
-// Mixed precision (bf16) where this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16):
-// ~1.4x faster training steps, so more pretraining passes fit the hour; float32 elsewhere.
+// Mixed precision (bf16) where this CPU has AMX-BF16: ~1.4x faster training steps, so more
+// pretraining passes fit the hour; float32 elsewhere (AVX512-BF16 alone made steps slower).
 const bf16 = nativeBf16();
 
 export type ProfileName = 'offline' | 'book' | 'tiny';

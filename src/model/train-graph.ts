@@ -35,8 +35,8 @@ export class BertGraphOps {
 
   /**
    * a·b (transposed as asked), in float32, or with bf16 as mixed precision does it: both
-   * operands rounded to bfloat16, multiplied with float32 sums (oneDNN: AMX or AVX512-BF16
-   * where the CPU has them), the product rounded to bfloat16 and cast back to float32.
+   * operands rounded to bfloat16, multiplied with float32 sums (oneDNN: AMX where the CPU
+   * has it; AVX512-BF16 alone ran slower than float32), the product rounded to bfloat16 and cast back to float32.
    * The weights stay float32: each step casts its own copy.
    */
   matMul(a: Sym, b: Sym, transposeA = false, transposeB = false): Sym {
@@ -211,7 +211,7 @@ export interface TrainGraphOptions {
    * feed-forward, heads, forward and backward) take bfloat16 operands and sum in float32,
    * as PyTorch's autocast with bfloat16 does; weights, gradients' sums, LayerNorm, softmax,
    * the losses and the optimizer stay float32. On a CPU with AMX-BF16 the step runs about
-   * 1.4x faster; on one without native bfloat16 it is slower (nativeBf16() tells which).
+   * 1.4x faster; on one without AMX it is slower, even with AVX512-BF16 (nativeBf16() tells which).
    */
   bf16?: boolean;
   /**
