@@ -116,9 +116,9 @@ test('a budget plans the pretraining steps from measured speeds, and a finished 
   }
 });
 
-test('the budget\'s replan: after warmup, the steps that end pretraining on time at the run\'s own speed, within half and twice the plan', () => {
+test('the budget\'s replan: after warmup, the steps that end pretraining on time at the run\'s own speed, within half and twice the plan; fine-tuning\'s share moves with the machine\'s speed', () => {
   const settings = { ...coursePlan('offline').pretrain!, warmupRatio: 0.06 };
-  const budget = (steps: number, secondsLeft: number) => ({ steps, pretrainingEndsAt: Date.now() + secondsLeft * 1000 }) as BudgetPlan;
+  const budget = (steps: number, secondsLeft: number) => ({ steps, pretrainingEndsAt: Date.now() + secondsLeft * 1000, tokensPerSecond: 0, fineTuning: 10, evaluation: 1 }) as BudgetPlan;
   const replan = budgetReplan(budget(4000, 300), settings)!;
   assert.equal(replan.atStep, 240, '6% of 4,000 steps: the learning rate has warmed up');
   assert.equal(replan.everySteps, 400, 'then every tenth of the plan');
@@ -131,6 +131,15 @@ test('the budget\'s replan: after warmup, the steps that end pretraining on time
   assert.ok(steps >= 3235 && steps <= 3240, `${steps}`);
   assert.equal(at(1e6), 8000, 'at most twice the plan');
   assert.equal(at(1), 2000, 'at least half');
+  // The trial read 800 tokens/s and the run goes 1,000: fine-tuning and evaluation, timed in the
+  // trial's minute, shrink with it (11 minutes -> 8.8), and pretraining gets the 2.2 minutes.
+  const b = { ...budget(4000, 300), tokensPerSecond: 800 };
+  const moved = budgetReplan(b, settings)!.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond: 1000, tokensPerStep: 100 });
+  assert.equal(b.afterPretraining, 8.8);
+  assert.ok(moved >= 3235 + 1320 && moved <= 3240 + 1320, `${moved}: 132 seconds more at 10 steps/s`);
+  const slower = { ...budget(4000, 300), tokensPerSecond: 3000 };
+  budgetReplan(slower, settings)!.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond: 1000, tokensPerStep: 100 });
+  assert.equal(slower.afterPretraining, 16.5, 'at most 1.5x the trial\'s minutes');
 });
 
 test('mixed precision: the offline profile trains with bf16 exactly where this CPU has AMX-BF16; book and tiny never', () => {

@@ -358,6 +358,12 @@ export interface BudgetPlan {
    * pretraining; null when it kept the plan's steps.
    */
   replanned?: Omit<NonNullable<PretrainResult['replanned']>, 'fromSteps'> | null;
+  /**
+   * Fine-tuning and evaluation's minutes as the last look saw them: `fineTuning + evaluation`
+   * scaled by the trial's speed over that look's (within 2/3 and 1.5), which moves pretraining's
+   * end by the difference. Absent when no look was made.
+   */
+  afterPretraining?: number;
 }
 
 /** Minutes kept free of the plan: checkpoints, model loading, load spikes. */
@@ -426,8 +432,10 @@ const REPLAN_LOOKS = 10;
  * before. The trial's minute can catch the machine in a slow or fast patch (the 2026-12-06
  * runs: 4,619 tokens/s measured, 5,300-5,900 run), and the machine can drift after one look
  * (the 2026-12-07 run: 5,970 at the look, 5,000-5,900 after, 3.5 minutes over its share).
- * Each look moves the rate's decay a little (to the schedule of a run that long). Between half
- * and twice the steps planned so far, whatever the measurement says.
+ * Each look moves the rate's decay a little (to the schedule of a run that long), and moves
+ * pretraining's end by what the same drift does to fine-tuning and evaluation's minutes
+ * (BudgetPlan.afterPretraining). Between half and twice the steps planned so far, whatever the
+ * measurement says.
  */
 export function budgetReplan(budget: BudgetPlan, s: PretrainSettings): PretrainOptions['replan'] {
   const atStep = Math.max(warmupStepsFor(budget.steps, s.warmupRatio), SPEED_FROM_STEP + REPLAN_MIN_STEPS);
@@ -436,7 +444,15 @@ export function budgetReplan(budget: BudgetPlan, s: PretrainSettings): PretrainO
     atStep,
     everySteps: Math.max(REPLAN_MIN_STEPS, Math.round(budget.steps / REPLAN_LOOKS)),
     steps: (speed) => {
-      const secondsLeft = Math.max(0, (budget.pretrainingEndsAt - Date.now()) / 1000);
+      // Fine-tuning and evaluation were timed in the same minute as the pretraining trial, so the
+      // machine's drift since then (the trial's speed against this look's) moves their share too:
+      // a trial in a slow patch (2026-12-07, no AMX: 5,833 tokens/s, then 6,300-7,200) planned
+      // 22.2 minutes of fine-tuning that took 16.3, and the job ended 8 minutes early.
+      const scale = budget.tokensPerSecond > 0 ? Math.min(1.5, Math.max(2 / 3, budget.tokensPerSecond / speed.tokensPerSecond)) : 1;
+      const after = budget.fineTuning + budget.evaluation;
+      budget.afterPretraining = Math.round(after * scale * 100) / 100;
+      const endsAt = budget.pretrainingEndsAt + (after - budget.afterPretraining) * 60000;
+      const secondsLeft = Math.max(0, (endsAt - Date.now()) / 1000);
       const steps = speed.step + Math.floor((secondsLeft * speed.tokensPerSecond) / speed.tokensPerStep);
       return Math.min(2 * speed.totalSteps, Math.max(Math.ceil(speed.totalSteps / 2), steps));
     },

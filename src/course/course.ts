@@ -126,7 +126,7 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   stage('features');
 
   // A budget already measured fine-tuning (step 3a): no second trial.
-  if (budget) step('7 training', `planned for ${budget.fineTuning} minutes in the budget`);
+  if (budget) step('7 training', `planned for ${budget.fineTuning} minutes in the budget` + (budget.afterPretraining !== undefined ? ` (${budget.afterPretraining} with evaluation at the machine's speed of the last look)` : ''));
   const tuned = await courseFineTuned(plan, { log, onEstimate: estimate('7 training'), measure: !options.noTrial && !budget, fit: { tokenizer, corpus, log } });
   const trained = tuned.result;
   step('7 training', `${tuned.reused ? 'reused' : 'trained'}: best ${trained.monitor}: epoch ${trained.best?.epoch}, validation accuracy ${trained.best?.accuracy.toFixed(4)} → ${trained.model}`);
@@ -190,7 +190,8 @@ function writeReport(r: CourseResult, settings: Settings): void {
     `- **test accuracy: ${fmt(r.testAccuracy)}** (precision ${fmt(r.test.precision)}, recall ${fmt(r.test.recall)}, F1 ${fmt(r.test.f1)}, n=${r.test.n})`,
     `- wall-clock: ${r.minutes.toFixed(1)} min (${Object.entries(r.stageMinutes).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')})`,
     ...(r.budget ? [`- budget: ${r.budget.minutes} min; pretraining planned for ${r.budget.pretraining} min = ${r.budget.steps} steps (${r.budget.passes} passes over the training texts) at ${r.budget.tokensPerSecond} tokens/s measured here` +
-      (r.budget.replanned ? `; planned again ${replannedText(r.budget.replanned)}` : '')] : []),
+      (r.budget.replanned ? `; planned again ${replannedText(r.budget.replanned)}` : '') +
+      (r.budget.afterPretraining !== undefined ? `; fine-tuning and evaluation then expected to take ${r.budget.afterPretraining} min (planned ${round(r.budget.fineTuning + r.budget.evaluation, 2)})` : '')] : []),
     '',
     '![loss](loss.svg)',
     '',
