@@ -36,8 +36,8 @@ export class BertGraphOps {
   /**
    * a·b (transposed as asked), in float32, or with bf16 as mixed precision does it: both
    * operands rounded to bfloat16, multiplied with float32 sums (oneDNN: AMX where the CPU
-   * has it; AVX512-BF16 alone ran slower than float32), the product rounded to bfloat16 and cast back to float32.
-   * The weights stay float32: each step casts its own copy.
+   * has it; AVX512-BF16 alone ran slower than float32), the product rounded to bfloat16 and
+   * cast back to float32. The weights stay float32: each step casts its own copy.
    */
   matMul(a: Sym, b: Sym, transposeA = false, transposeB = false): Sym {
     const g = this.g;

@@ -8,7 +8,7 @@ let bf16Support: boolean | undefined;
  * oneDNN kernels, which use it, are on: then training graphs with bf16 matmuls run
  * faster than float32 ones (1.3-1.4x on a Xeon with AMX). AVX512-BF16 alone is not
  * enough: on a VM of the same Xeon that showed avx512_bf16 but no AMX, bf16 steps ran
- * 1.25-1.45x slower than float32 (bench/results/*-bf16-no-amx.*). Elsewhere (no AMX,
+ * 1.26-1.50x slower than float32 (bench/results/*-bf16-no-amx.*). Elsewhere (no AMX,
  * not Linux, TF_ENABLE_ONEDNN_OPTS=0) training stays float32.
  */
 export function nativeBf16(): boolean {
