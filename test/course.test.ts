@@ -126,7 +126,7 @@ test('the budget\'s replan: after warmup, the steps that end pretraining on time
   assert.equal(budgetReplan(budget(1000, 100), settings)!.atStep, 120, 'at least 100 steps measured after the 20 that build the graphs');
   assert.equal(budgetReplan(budget(120, 100), settings), undefined, 'a run too short to measure keeps its plan');
   // 300 seconds left at 10 steps/s (1,000 tokens/s, 100 tokens a step): 3,000 steps more.
-  const at = (tokensPerSecond: number) => replan.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond, tokensPerStep: 100 });
+  const at = (tokensPerSecond: number) => replan.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond, tokensPerStep: 100, sessionTokensPerSecond: tokensPerSecond });
   const steps = at(1000);
   assert.ok(steps >= 3235 && steps <= 3240, `${steps}`);
   assert.equal(at(1e6), 8000, 'at most twice the plan');
@@ -134,11 +134,14 @@ test('the budget\'s replan: after warmup, the steps that end pretraining on time
   // The trial read 800 tokens/s and the run goes 1,000: fine-tuning and evaluation, timed in the
   // trial's minute, shrink with it (11 minutes -> 8.8), and pretraining gets the 2.2 minutes.
   const b = { ...budget(4000, 300), tokensPerSecond: 800 };
-  const moved = budgetReplan(b, settings)!.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond: 1000, tokensPerStep: 100 });
+  const moved = budgetReplan(b, settings)!.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond: 1000, tokensPerStep: 100, sessionTokensPerSecond: 1000 });
   assert.equal(b.afterPretraining, 8.8);
   assert.ok(moved >= 3235 + 1320 && moved <= 3240 + 1320, `${moved}: 132 seconds more at 10 steps/s`);
   const slower = { ...budget(4000, 300), tokensPerSecond: 3000 };
-  budgetReplan(slower, settings)!.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond: 1000, tokensPerStep: 100 });
+  budgetReplan(slower, settings)!.steps({ step: 240, totalSteps: 4000, fromStep: 20, tokensPerSecond: 1000, tokensPerStep: 100, sessionTokensPerSecond: 1000 });
+  const stretch = { ...budget(4000, 300), tokensPerSecond: 800 };
+  budgetReplan(stretch, settings)!.steps({ step: 1000, totalSteps: 4000, fromStep: 600, tokensPerSecond: 400, tokensPerStep: 100, sessionTokensPerSecond: 1000 });
+  assert.equal(stretch.afterPretraining, 8.8, 'a slow last stretch does not move fine-tuning\'s share: the session\'s speed does');
   assert.equal(slower.afterPretraining, 16.5, 'at most 1.5x the trial\'s minutes');
 });
 

@@ -316,7 +316,8 @@ describe('pretrain', () => {
     assert.deepEqual(r.replanned && { ...r.replanned, tokensPerSecond: 0, lastTokensPerSecond: 0, passes: 0 },
       { atStep: 25, fromSteps: 40, steps: 46, passes: 0, tokensPerSecond: 0, looks: 3, lastAtStep: 45, lastTokensPerSecond: 0 });
     assert.deepEqual(speeds.map((x) => [x.step, x.totalSteps, x.fromStep]), [[25, 40, 20], [35, 50, 25], [45, 46, 35]]);
-    assert.ok(speeds.every((x) => x.tokensPerSecond > 0));
+    assert.ok(speeds.every((x) => x.tokensPerSecond > 0 && x.sessionTokensPerSecond > 0));
+    assert.equal(speeds[0].sessionTokensPerSecond, speeds[0].tokensPerSecond, 'at the first look the session so far is the stretch measured');
     assert.deepEqual(lines.filter((l) => l.includes('steps planned again')).map((l) => l.replace(/: \d+ tokens\/s/, ': N tokens/s').replace(/\([\d.]+ epochs\)/, '(E epochs)')), [
       'nlpbook: steps planned again at step 25: N tokens/s since step 20 -> 50 steps (E epochs), +10 on the plan',
       'nlpbook: steps planned again at step 35: N tokens/s since step 25 -> 46 steps (E epochs), -4 on the plan',

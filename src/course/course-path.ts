@@ -360,8 +360,8 @@ export interface BudgetPlan {
   replanned?: Omit<NonNullable<PretrainResult['replanned']>, 'fromSteps'> | null;
   /**
    * Fine-tuning and evaluation's minutes as the last look saw them: `fineTuning + evaluation`
-   * scaled by the trial's speed over that look's (within 2/3 and 1.5), which moves pretraining's
-   * end by the difference. Absent when no look was made.
+   * scaled by the trial's speed over the session's until then (within 2/3 and 1.5), which moves
+   * pretraining's end by the difference. Absent when no look was made.
    */
   afterPretraining?: number;
 }
@@ -445,10 +445,12 @@ export function budgetReplan(budget: BudgetPlan, s: PretrainSettings): PretrainO
     everySteps: Math.max(REPLAN_MIN_STEPS, Math.round(budget.steps / REPLAN_LOOKS)),
     steps: (speed) => {
       // Fine-tuning and evaluation were timed in the same minute as the pretraining trial, so the
-      // machine's drift since then (the trial's speed against this look's) moves their share too:
-      // a trial in a slow patch (2026-12-07, no AMX: 5,833 tokens/s, then 6,300-7,200) planned
-      // 22.2 minutes of fine-tuning that took 16.3, and the job ended 8 minutes early.
-      const scale = budget.tokensPerSecond > 0 ? Math.min(1.5, Math.max(2 / 3, budget.tokensPerSecond / speed.tokensPerSecond)) : 1;
+      // machine's drift since then (the trial's speed against the session's so far) moves their
+      // share too: a trial in a slow patch (2026-12-07, no AMX: 5,833 tokens/s, then 6,300-7,200)
+      // planned 22.2 minutes of fine-tuning that took 16.3, and the job ended 8 minutes early.
+      // The whole session's speed, not the last stretch's: one slow stretch moved a look's
+      // estimate by 3.6 minutes and its steps by a fifth.
+      const scale = budget.tokensPerSecond > 0 ? Math.min(1.5, Math.max(2 / 3, budget.tokensPerSecond / speed.sessionTokensPerSecond)) : 1;
       const after = budget.fineTuning + budget.evaluation;
       budget.afterPretraining = Math.round(after * scale * 100) / 100;
       const endsAt = budget.pretrainingEndsAt + (after - budget.afterPretraining) * 60000;

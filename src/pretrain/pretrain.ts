@@ -92,6 +92,8 @@ export interface RunSpeed {
   /** Real tokens per second since step `fromStep`. */
   tokensPerSecond: number;
   fromStep: number;
+  /** Real tokens per second of the whole session so far (since the graphs were built): steadier than the last stretch's. */
+  sessionTokensPerSecond: number;
   /** Real tokens of an average step (a pass's tokens over its steps). */
   tokensPerStep: number;
 }
@@ -250,10 +252,12 @@ export async function pretrain(input: Partial<PretrainSettings>, options: Pretra
           const step = trainer!.state.step;
           // The first look reads the speed since the graphs were built; each later one the speed
           // since the look before, which is what the steps left will run at.
-          const speed = lastLook ? mlm.speedSince(lastLook) : mlm.measuredSpeed();
+          const session = mlm.measuredSpeed();
+          const speed = lastLook ? mlm.speedSince(lastLook) : session;
           lastLook = { step, time: Date.now(), tokens: mlm.trainedTokens };
           if (!speed) return planned;
-          const steps = Math.max(step + 1, Math.round(replan.steps({ step, totalSteps: planned, ...speed })));
+          const sessionTokensPerSecond = session?.tokensPerSecond ?? speed.tokensPerSecond;
+          const steps = Math.max(step + 1, Math.round(replan.steps({ step, totalSteps: planned, ...speed, sessionTokensPerSecond })));
           const tokensPerSecond = Math.round(speed.tokensPerSecond);
           const passes = steps / mlm.plan.batchesPerEpoch;
           const first = replanned ?? { atStep: step, fromSteps: planned, tokensPerSecond, looks: 0 };
