@@ -126,7 +126,7 @@ export async function runCourse(options: CourseOptions = {}): Promise<CourseResu
   stage('features');
 
   // A budget already measured fine-tuning (step 3a): no second trial.
-  if (budget) step('7 training', `planned for ${budget.fineTuning} minutes in the budget` + (budget.afterPretraining !== undefined ? `; with evaluation, ${budget.afterPretraining} at the last look's speed` : ''));
+  if (budget) step('7 training', `planned for ${budget.fineTuning} minutes in the budget` + (budget.afterPretraining !== undefined ? `; with evaluation, ${budget.afterPretraining} as the last look rescaled it` : ''));
   const tuned = await courseFineTuned(plan, { log, onEstimate: estimate('7 training'), measure: !options.noTrial && !budget, fit: { tokenizer, corpus, log } });
   const trained = tuned.result;
   step('7 training', `${tuned.reused ? 'reused' : 'trained'}: best ${trained.monitor}: epoch ${trained.best?.epoch}, validation accuracy ${trained.best?.accuracy.toFixed(4)} → ${trained.model}`);
