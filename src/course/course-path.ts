@@ -448,8 +448,8 @@ export function budgetReplan(budget: BudgetPlan, s: PretrainSettings): PretrainO
       // machine's drift since then (the trial's speed against the session's so far) moves their
       // share too: a trial in a slow patch (2026-12-07, no AMX: 5,833 tokens/s, then 6,300-7,200)
       // planned 22.2 minutes of fine-tuning that took 16.3, and the job ended 8 minutes early.
-      // The whole session's speed, not the last stretch's: one slow stretch moved a look's
-      // estimate by 3.6 minutes and its steps by a fifth.
+      // The whole session's speed, not the last stretch's: read from one slow stretch, a look's
+      // estimate rose by 3.6 minutes, which cut 539 of the 1,306 steps that look took off.
       const scale = budget.tokensPerSecond > 0 ? Math.min(1.5, Math.max(2 / 3, budget.tokensPerSecond / speed.sessionTokensPerSecond)) : 1;
       const after = budget.fineTuning + budget.evaluation;
       budget.afterPretraining = Math.round(after * scale * 100) / 100;
