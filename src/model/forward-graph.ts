@@ -31,8 +31,9 @@ export class ClassificationForwardGraph {
     this.inputs = { ids, mask, types };
     const { feeds, w } = weightPlaceholders(g, params);
     this.weightFeeds = feeds;
-    const enc = encoderGraph(g, o, config, w, { ids, mask, types }, () => null, skipPadding);
-    const pooled = g.tanh(o.linear(g.gather(enc.x, enc.firstRows), w('bert.pooler.dense.weight'), w('bert.pooler.dense.bias')));
+    // The pooler reads [CLS] only, so the last layer computes just that row per sequence.
+    const enc = encoderGraph(g, o, config, w, { ids, mask, types }, () => null, skipPadding, 'first');
+    const pooled = g.tanh(o.linear(enc.x, w('bert.pooler.dense.weight'), w('bert.pooler.dense.bias')));
     this.logits = g.identity(o.linear(pooled, w('classifier.weight'), w('classifier.bias')), 'logits');
     this.session = new GraphSession(g);
   }

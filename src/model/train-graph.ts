@@ -253,8 +253,13 @@ export interface EncoderGraph {
   firstRows: Sym;
   /** Where each flat position sits among the rows (meaningful for kept positions), [N]. */
   rowOfPosition: Sym;
-  /** The last layer's hidden states of the rows, [rowCount, H]. */
+  /**
+   * The last layer's hidden states: of every row, [rowCount, H] (lastLayer 'rows'); of each
+   * sequence's first token, [B, H] ('first'); of the given positions, in their order.
+   */
   x: Sym;
+  /** Which rows x holds (encoderGraph's lastLayer). */
+  lastLayer: 'rows' | 'first' | 'positions';
   /**
    * Backpropagates `dx` (the loss's gradient for x) through the layers and embeddings into
    * `grads`; the word embeddings' gradient comes back summed per distinct input id.
@@ -265,10 +270,15 @@ export interface EncoderGraph {
 /**
  * The encoder (embeddings and layers) of a training graph, forward and backward, as
  * encoder.ts computes it. `seed()` hands out the dropout seeds in the model's order
- * (embeddings, then 3 per layer); null when dropout is off.
+ * (embeddings, then 3 per layer); null when dropout is off. `lastLayer`: the rows whose
+ * last hidden states the loss reads: every row ('rows'), each sequence's first token
+ * ('first': a classifier's [CLS]) or given flat positions (distinct real tokens: a masked
+ * LM's masked ones). The last layer computes keys and values for every row but the rest
+ * (attention output, feed-forward, LayerNorms) for those rows only; x and backward's dx hold
+ * those rows, in that order.
  */
 export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w: (name: string) => Sym,
-  inputs: { ids: Sym; mask: Sym; types: Sym }, seed: () => Sym | null, skipPadding: boolean): EncoderGraph {
+  inputs: { ids: Sym; mask: Sym; types: Sym }, seed: () => Sym | null, skipPadding: boolean, lastLayer: 'rows' | 'first' | { positions: Sym } = 'rows'): EncoderGraph {
   const H = c.hiddenSize;
   const A = c.numAttentionHeads;
   const D = H / A;
@@ -331,7 +341,12 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
     w: Record<LayerKey, Sym>; x: Sym; qkvW: Sym; qh: Sym; kh: Sym; vh: Sym; probs: Sym; dropped: Sym;
     context: Sym; m1: Sym | null; ln1: LayerNormSaved; a: Sym; h: Sym; cdf?: Sym; act: Sym; m2: Sym | null; ln2: LayerNormSaved;
   }
+  const outputRows = lastLayer === 'rows' ? null : lastLayer === 'first' ? firstRows : g.gather(rowOfPosition, lastLayer.positions);
   const saved: LayerSaved[] = [];
+  // In the last layer a row no loss reads needs only its keys and values: this skips 60% of
+  // that layer's feed-forward with 40% of the tokens masked, and nearly all of it for a classifier.
+  const lastOnly = (l: number) => outputRows !== null && l === L - 1;
+  const pick = (l: number, t: Sym) => (lastOnly(l) ? g.gather(t, outputRows!) : t);
   for (let l = 0; l < L; l++) {
     const lw = Object.fromEntries(Object.entries(LAYER_PARAMS).map(([k, suffix]) => [k, w(`bert.encoder.layer.${l}.${suffix}`)])) as Record<LayerKey, Sym>;
     const [s0, s1, s2] = [seed(), seed(), seed()];
@@ -344,12 +359,12 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
     const probs = g.softmax(g.add(g.batchMatMul(qh, kh, false, true), maskAdd));
     const attMask = s0 && c.attentionProbsDropoutProb > 0 ? o.dropoutMask(g.shape(probs), c.attentionProbsDropoutProb, s0) : null;
     const dropped = attMask ? g.mul(probs, attMask) : probs;
-    const context = toRows(mergeHeads(g.batchMatMul(dropped, vh)));
+    const context = pick(l, toRows(mergeHeads(g.batchMatMul(dropped, vh))));
     // Hidden dropout masks are drawn for all [batch·length, hidden] positions (the eager model's masks), then the kept rows taken.
-    const m1 = s1 && c.hiddenDropoutProb > 0 ? toRows(o.dropoutMask(NH, c.hiddenDropoutProb, s1)) : null;
-    const m2 = s2 && c.hiddenDropoutProb > 0 ? toRows(o.dropoutMask(NH, c.hiddenDropoutProb, s2)) : null;
+    const m1 = s1 && c.hiddenDropoutProb > 0 ? pick(l, toRows(o.dropoutMask(NH, c.hiddenDropoutProb, s1))) : null;
+    const m2 = s2 && c.hiddenDropoutProb > 0 ? pick(l, toRows(o.dropoutMask(NH, c.hiddenDropoutProb, s2))) : null;
     const ao = o.linear(context, lw.aoW, lw.aoB);
-    const ln1 = o.layerNorm(g.add(m1 ? g.mul(ao, m1) : ao, x), lw.ln1G, lw.ln1B, c.layerNormEps);
+    const ln1 = o.layerNorm(g.add(m1 ? g.mul(ao, m1) : ao, pick(l, x)), lw.ln1G, lw.ln1B, c.layerNormEps);
     const h = o.linear(ln1.y, lw.iW, lw.iB);
     const act = o.activation(c.hiddenAct, h);
     const out = o.linear(act.y, lw.oW, lw.oB);
@@ -364,6 +379,7 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
     for (let l = L - 1; l >= 0; l--) {
       const s = saved[l];
       const name = (k: LayerKey) => `bert.encoder.layer.${l}.${LAYER_PARAMS[k]}`;
+      const unpick = (t: Sym) => (lastOnly(l) ? g.scatterRows(outputRows!, t, g.stack([rowCount, H])) : t);
       // Feed-forward block.
       const ln2 = o.layerNormBackward(dx, s.ln2, s.w.ln2G);
       const out = o.linearBackward(s.m2 ? g.mul(ln2.dx, s.m2) : ln2.dx, s.act, s.w.oW);
@@ -373,7 +389,7 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
       // Attention block.
       const ln1 = o.layerNormBackward(da, s.ln1, s.w.ln1G);
       const ao = o.linearBackward(s.m1 ? g.mul(ln1.dx, s.m1) : ln1.dx, s.context, s.w.aoW);
-      const dc = splitHeads(fromRows(ao.dx, NH));
+      const dc = splitHeads(fromRows(unpick(ao.dx), NH));
       const dv = g.batchMatMul(s.dropped, dc, true, false);
       // Softmax backward p·(dp − Σ dp·p) with dp = dDropped·mask: since p·mask is the dropped
       // probabilities, t = dDropped·dropped gives p·dp in one multiply, and dScores = t − p·Σt.
@@ -383,7 +399,7 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
       const dk = g.batchMatMul(dScores, s.qh, true, false);
       const dqkv = toRows(g.reshape(g.transpose(g.stackTensors([dq, dk, dv]), [1, 3, 0, 2, 4]), [-1, 3 * H]));
       const qkv = o.linearBackward(dqkv, s.x, s.qkvW);
-      dx = g.add(ln1.dx, qkv.dx);
+      dx = g.add(unpick(ln1.dx), qkv.dx);
       const [dqW, dkW, dvW] = g.split(qkv.dW, 3, 0);
       const [dqB, dkB, dvB] = g.split(qkv.db, 3, 0);
       grads.set(name('qW'), g.mul(dqW, o.scalar(scale))).set(name('qB'), g.mul(dqB, o.scalar(scale)));
@@ -409,7 +425,7 @@ export function encoderGraph(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w:
     return { wordRows, distinct };
   };
 
-  return { B, N, NH, rows, rowCount, firstRows, rowOfPosition, x, backward };
+  return { B, N, NH, rows, rowCount, firstRows, rowOfPosition, x, lastLayer: typeof lastLayer === 'string' ? lastLayer : 'positions', backward };
 }
 
 /**
@@ -448,7 +464,8 @@ export function weightPlaceholders(g: GraphBuilder, params: ReadonlyMap<string, 
  */
 function classifierHead(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w: (name: string) => Sym, enc: EncoderGraph, seed: Sym | null):
   { logits: Sym; backward: (dLogits: Sym, grads: Map<string, Sym>) => Sym } {
-  const first = g.gather(enc.x, enc.firstRows);
+  if (enc.lastLayer === 'positions') throw new Error('train graph: a classifier head needs the encoder\'s first rows');
+  const first = enc.lastLayer === 'first' ? enc.x : g.gather(enc.x, enc.firstRows);
   const poolW = w('bert.pooler.dense.weight');
   const pooled = g.tanh(o.linear(first, poolW, w('bert.pooler.dense.bias')));
   const mask = seed && c.classifierDropoutProb > 0 ? o.dropoutMask(g.shape(pooled), c.classifierDropoutProb, seed) : null;
@@ -460,7 +477,7 @@ function classifierHead(g: GraphBuilder, o: BertGraphOps, c: BertConfig, w: (nam
     grads.set('classifier.weight', cls.dW).set('classifier.bias', cls.db);
     const pool = o.linearBackward(g.tanhGrad(pooled, mask ? g.mul(cls.dx, mask) : cls.dx), first, poolW);
     grads.set('bert.pooler.dense.weight', pool.dW).set('bert.pooler.dense.bias', pool.db);
-    return g.scatterRows(enc.firstRows, pool.dx, g.stack([enc.rowCount, c.hiddenSize]));
+    return enc.lastLayer === 'first' ? pool.dx : g.scatterRows(enc.firstRows, pool.dx, g.stack([enc.rowCount, c.hiddenSize]));
   };
   return { logits, backward };
 }
@@ -521,7 +538,7 @@ export class ClassificationTrainGraph {
     if (!(rDrop >= 0)) throw new Error(`train graph: rDropWeight must be >= 0, got ${rDrop}`);
     // R-Drop: the batch twice in one forward, so the copies draw different dropout masks.
     const twice = (x: Sym) => (rDrop > 0 ? g.concat([x, x], 0) : x);
-    const enc = encoderGraph(g, o, c, w, { ids: twice(ids), mask: twice(mask), types: twice(types) }, seeds.next, skipPadding);
+    const enc = encoderGraph(g, o, c, w, { ids: twice(ids), mask: twice(mask), types: twice(types) }, seeds.next, skipPadding, 'first');
 
     const head = classifierHead(g, o, c, w, enc, seeds.next());
     const logits = head.logits;
@@ -701,11 +718,14 @@ export class MlmTrainGraph {
     this.weightFeeds = feeds;
 
     const types = g.mul(ids, g.int(0));
-    const enc = encoderGraph(g, o, c, w, { ids, mask, types }, seeds.next, options.skipPadding ?? true);
+    // Without a task head (which reads [CLS]) the loss reads the masked positions only, so the
+    // last layer computes just those (encoderGraph's lastLayer): enc.x is xm then.
+    const lastLayerMaskedOnly = taskWeight === 0;
+    const enc = encoderGraph(g, o, c, w, { ids, mask, types }, seeds.next, options.skipPadding ?? true, lastLayerMaskedOnly ? { positions } : 'rows');
 
     // The head at the masked positions (BertForMaskedLM.forward with maskedPositions).
-    const at = g.gather(enc.rowOfPosition, positions);
-    const xm = g.gather(enc.x, at);
+    const at = lastLayerMaskedOnly ? null : g.gather(enc.rowOfPosition, positions);
+    const xm = at ? g.gather(enc.x, at) : enc.x;
     const tW = w('cls.predictions.transform.dense.weight');
     const h = o.linear(xm, tW, w('cls.predictions.transform.dense.bias'));
     const act = o.activation(c.hiddenAct, h);
@@ -736,7 +756,7 @@ export class MlmTrainGraph {
     const dh = o.activationBackward(c.hiddenAct, lnb.dx, h, act.cdf);
     const tr = o.linearBackward(dh, xm, tW);
     grads.set('cls.predictions.transform.dense.weight', tr.dW).set('cls.predictions.transform.dense.bias', tr.db);
-    let dx = g.scatterRows(at, tr.dx, g.stack([enc.rowCount, c.hiddenSize]));
+    let dx = at ? g.scatterRows(at, tr.dx, g.stack([enc.rowCount, c.hiddenSize])) : tr.dx;
 
     // The task head on the same pass: BertForSequenceClassification's pooler and classifier
     // on each sequence's first token (no dropout: none while pretraining), cross-entropy over
