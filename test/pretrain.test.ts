@@ -12,7 +12,7 @@ import { initBackend, tf } from '../src/util/backend';
 import { maxWeightDifference } from '../src/train/index';
 import { NlpbookError } from '../src/util/errors';
 import { fillMask } from '../src/pretrain/index';
-import { maskBatch, maskCandidates, maskingVocab, maskSequence, tokensToPredict, type MaskingOptions, type MaskingVocab } from '../src/pretrain/masking';
+import { maskBatch, maskCandidates, maskingVocab, maskRateAt, maskSequence, tokensToPredict, type MaskingOptions, type MaskingVocab } from '../src/pretrain/masking';
 import { BertForMaskedLM, BertForSequenceClassification } from '../src/model/index';
 import { pretrain, pretrainMetrics, PRETRAIN_RESULT_FILE, type PretrainOptions, type RunSpeed } from '../src/pretrain/pretrain';
 import { buildSequences, SequenceStore, taskLabels } from '../src/pretrain/pretrain-data';
@@ -175,6 +175,15 @@ describe('masking', () => {
     const groups = maskCandidates(ids, vocab, true).map((g) => g.map((p) => tokens[p]).join(' '));
     assert.ok(groups.every((g) => !g.startsWith('##')), JSON.stringify(groups));
     assert.equal(groups.join(' '), tokens.slice(1, -1).join(' '));
+  });
+
+  test('a falling masking rate runs in a straight line from maskProb at the first step to maskProbEnd at the last', () => {
+    assert.equal(maskRateAt(0.4, 0, 0, 100), 0.4, 'maskProbEnd 0: the fixed rate');
+    assert.equal(maskRateAt(0.4, 0, 99, 100), 0.4);
+    assert.equal(maskRateAt(0.55, 0.25, 0, 101), 0.55);
+    assert.ok(Math.abs(maskRateAt(0.55, 0.25, 50, 101) - 0.4) < 1e-12);
+    assert.ok(Math.abs(maskRateAt(0.55, 0.25, 100, 101) - 0.25) < 1e-12);
+    assert.ok(Math.abs(maskRateAt(0.55, 0.25, 150, 101) - 0.25) < 1e-12, 'past the plan (a budget cut short by a replan): the end rate');
   });
 
   test('the same generator state gives the same masks', () => {
@@ -505,6 +514,26 @@ describe('pretrain', () => {
     const packed = await run(tiny({ packing: true, steps: 3 }));
     assert.ok(packed.data.trainSequences < (TRAIN_ROWS - 40) / 2, `packed into fewer sequences: ${packed.data.trainSequences}`);
     assert.equal(packed.finished, true);
+  });
+});
+
+describe('a falling masking rate (maskProbEnd)', () => {
+  test('the masked share of the training lines falls from maskProb to maskProbEnd; the held-out score masks at maskProbEnd', async () => {
+    const falling = tiny({ steps: 40, maskProb: 0.5, maskProbEnd: 0.2 });
+    const result = await run(falling);
+    const shares = pretrainMetrics(falling.outputDir!).train.map((l) => (l as { maskedShare?: number }).maskedShare);
+    assert.equal(shares.length, 8);
+    assert.ok(shares.every((x) => typeof x === 'number'), JSON.stringify(shares));
+    const [first, last] = [shares[0]!, shares[shares.length - 1]!];
+    // Whole words that overshoot are skipped and every sentence gets one, so shares sit near, not on, the rate.
+    assert.ok(first > 0.42 && first < 0.56, `steps 1-5 (rate 0.50-0.46): masked share ${first}`);
+    assert.ok(last > 0.17 && last < 0.28, `steps 36-40 (rate 0.23-0.20): masked share ${last}`);
+    assert.ok(shares.every((x, i) => i === 0 || x! < shares[i - 1]! + 0.03), `falls: ${shares.join(', ')}`);
+    // The same documents masked at a fixed 0.2 give the same held-out count: the score is at the end rate.
+    const fixedSettings = tiny({ steps: 5, maskProb: 0.2 });
+    const fixed = await run(fixedSettings);
+    assert.equal(result.heldOutMasked, fixed.heldOutMasked);
+    assert.ok(pretrainMetrics(fixedSettings.outputDir!).train.every((l) => !('maskedShare' in l)), 'a fixed rate keeps the lines as they were');
   });
 });
 

@@ -87,6 +87,16 @@ export function tokensToPredict(real: number, maskProb: number): number {
   return real === 0 ? 0 : Math.max(1, Math.round(real * maskProb));
 }
 
+/**
+ * The masking rate of step `step` (0-based) of `totalSteps`: `start` throughout when `end`
+ * is 0, else a straight line from `start` at the first step to `end` at the last.
+ */
+export function maskRateAt(start: number, end: number, step: number, totalSteps: number): number {
+  if (end <= 0) return start;
+  const progress = totalSteps > 1 ? Math.min(1, Math.max(0, step / (totalSteps - 1))) : 0;
+  return start + (end - start) * progress;
+}
+
 /** One masked sequence: the ids the model sees, and the chosen positions (ascending) with their original ids. */
 export interface MaskedSequence {
   inputIds: Int32Array;

@@ -5,7 +5,8 @@
 // them in and the discriminator tells replaced tokens from original ones.
 //
 //   batch of step t   the loader's shuffled sequences (seeded per epoch), masked ~15%
-//                     (masking.ts; the masks are a function of seed and step)
+//                     (masking.ts; the masks are a function of seed and step; with maskProbEnd
+//                     the rate falls in a straight line over the planned steps)
 //   step              BertForMaskedLM with dropout at the masked positions only, cross-entropy
 //                     against the original tokens, MLM accuracy alongside, clipping, AdamW with
 //                     the linear schedule: one TensorFlow graph (MlmTrainGraph) on the native
@@ -27,7 +28,7 @@ import { tf } from '../util/backend';
 import { check } from '../util/errors';
 import { type CheckpointParts, type LoopState, type StepOutput, type TrainingPlan, type TrainingTask, type TrainLine, stepPlan, evaluationBatches } from '../train/index';
 import { DataLoader } from '../data/index';
-import { maskBatch, type MaskingOptions, type MaskingVocab, type MlmBatch } from './masking';
+import { maskBatch, maskRateAt, type MaskingOptions, type MaskingVocab, type MlmBatch } from './masking';
 import { BertForMaskedLM, ElectraForPreTraining, ElectraTrainGraph, hasTaskHead, saveModel, MlmTrainGraph, skipPaddingPays, weightShapes, type SampledSoftmaxTensors } from '../model/index';
 import { AdamW, clipScale, accuracy, sparseCrossEntropy, linearSchedule, lrAt, type AdamWKernel, type LinearSchedule } from '../task/index';
 import type { PretrainData, PretrainDataInfo, SequenceStore } from './pretrain-data';
@@ -104,6 +105,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   trainedTokens = 0;
   /** Real tokens since the last metrics line, and where the current throughput window began. */
   private windowTokens = 0;
+  /** Masked tokens since the last metrics line (a falling masking rate logs their share). */
+  private windowMasked = 0;
   private windowStart = { time: Date.now(), tokens: 0 };
   private readonly rootRng: Rng;
   private readonly masking: MaskingOptions;
@@ -177,6 +180,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
         `${d.heldOutDocuments} documents held out), ${total} steps of ${s.batchSize} (${(total / this.loader.length).toFixed(2)} epochs)${s.bf16 && this.useGraph ? ', bf16 matmuls' : ''}` +
         `${this.outputIds ? `, predicting the ${this.outputIds.length.toLocaleString('en-US')} tokens seen of ${this.vocab.vocabSize.toLocaleString('en-US')}` : ''}` +
         `${this.softmaxRows ? `, each step's softmax over the ${this.softmaxRows.frequent.length.toLocaleString('en-US')} most frequent tokens and the batch's labels` : ''}` +
+        `${s.maskProbEnd > 0 ? `, masking ${pct(s.maskProb)} of the tokens at first and ${pct(s.maskProbEnd)} at the end` : ''}` +
         `${s.minutes > 0 ? `, at most ${s.minutes} minutes` : ''}${s.testMode ? ' (testMode)' : ''}; -> ${this.dir}`,
     );
   }
@@ -185,6 +189,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     this.trainedTokens = saved.trainedTokens;
     this.speedFrom = { step: saved.step + SPEED_FROM_STEP, time: 0, tokens: 0 };
     this.windowTokens = saved.window.tokens;
+    this.windowMasked = saved.window.masked;
     this.windowStart = { time: Date.now(), tokens: saved.window.tokens };
     // The batch of a step follows from the step alone: the epoch and the place in it too.
     const perEpoch = this.plan.batchesPerEpoch;
@@ -215,7 +220,8 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
     const epoch = Math.floor(step / this.loader.length);
     const indices = this.loader.plan(epoch)[step % this.loader.length];
     const rows = indices.map((i) => this.data.train.sequence(i));
-    const batch: MlmBatch = maskBatch(rows, this.vocab, this.masking, this.rootRng.fork(`masks-${step}`));
+    const maskProb = maskRateAt(this.settings.maskProb, this.settings.maskProbEnd, step, this.plan.totalSteps);
+    const batch: MlmBatch = maskBatch(rows, this.vocab, { ...this.masking, maskProb }, this.rootRng.fork(`masks-${step}`));
     if (this.softmaxRows) batch.softmaxRows = this.softmaxRows.pick(batch.labels);
     const labels = this.data.train.labels;
     return labels ? { ...batch, sequenceLabels: Int32Array.from(indices, (i) => labels[i]) } : batch;
@@ -260,6 +266,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
       });
       this.trainedTokens += batch.realTokens;
       this.windowTokens += batch.realTokens;
+      this.windowMasked += batch.positions.length;
       return { ...out, weight: batch.positions.length, lr };
     } finally {
       disposeTensors(t);
@@ -353,22 +360,25 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
    * Tokens trained on, and real tokens per second since the previous line (ELECTRA: and the
    * discriminator's accuracy; a task objective: its mean loss and accuracy).
    */
-  trainLineFields(): { tokens: number; tokensPerSecond: number; discriminatorAccuracy?: number; taskLoss?: number; taskAccuracy?: number } {
+  trainLineFields(): { tokens: number; tokensPerSecond: number; maskedShare?: number; discriminatorAccuracy?: number; taskLoss?: number; taskAccuracy?: number } {
     const now = Date.now();
     const tokensPerSecond = Math.round((this.windowTokens - this.windowStart.tokens) / Math.max(1e-3, (now - this.windowStart.time) / 1000));
+    // maskProbEnd: the share of the line's real tokens that were masked, to see the rate fall.
+    const masked = this.settings.maskProbEnd > 0 && this.windowTokens > 0 ? { maskedShare: Math.round((this.windowMasked / this.windowTokens) * 1e4) / 1e4 } : {};
     this.windowTokens = 0;
+    this.windowMasked = 0;
     this.windowStart = { time: now, tokens: 0 };
     if (this.settings.taskWeight > 0) {
       this.drainTask();
       const w = this.taskWindow;
       this.taskWindow = { lossSum: 0, accuracySum: 0, steps: 0 };
-      return { tokens: this.trainedTokens, tokensPerSecond, taskLoss: w.steps ? w.lossSum / w.steps : 0, taskAccuracy: w.steps ? w.accuracySum / w.steps : 0 };
+      return { tokens: this.trainedTokens, tokensPerSecond, ...masked, taskLoss: w.steps ? w.lossSum / w.steps : 0, taskAccuracy: w.steps ? w.accuracySum / w.steps : 0 };
     }
-    if (!(this.model instanceof ElectraForPreTraining)) return { tokens: this.trainedTokens, tokensPerSecond };
+    if (!(this.model instanceof ElectraForPreTraining)) return { tokens: this.trainedTokens, tokensPerSecond, ...masked };
     this.drainDiscriminator();
     const w = this.discriminatorWindow;
     this.discriminatorWindow = { sum: 0, steps: 0 };
-    return { tokens: this.trainedTokens, tokensPerSecond, discriminatorAccuracy: w.steps ? w.sum / w.steps : 0 };
+    return { tokens: this.trainedTokens, tokensPerSecond, ...masked, discriminatorAccuracy: w.steps ? w.sum / w.steps : 0 };
   }
 
   progressInfo(line: TrainLine & Record<string, number | string>): string {
@@ -380,7 +390,9 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
   async evaluate(at: { step: number }): Promise<HeldOutScores> {
     const s = this.settings;
     const batches = evaluationBatches(Math.ceil(this.data.heldOut.length / s.batchSize), s.testMode);
-    return { step: at.step, ...mlmScores(this.model, this.data.heldOut, this.vocab, this.masking, { batchSize: s.batchSize, seed: s.seed, maxBatches: batches }) };
+    // With a falling masking rate, the held-out score masks as the last steps did.
+    const masking = s.maskProbEnd > 0 ? { ...this.masking, maskProb: s.maskProbEnd } : this.masking;
+    return { step: at.step, ...mlmScores(this.model, this.data.heldOut, this.vocab, masking, { batchSize: s.batchSize, seed: s.seed, maxBatches: batches }) };
   }
 
   describe(scores: HeldOutScores): string {
@@ -529,4 +541,9 @@ export function mlmScores(
   }
   const scores = { loss: masked ? lossSum / masked : 0, accuracy: masked ? correct / masked : 0, masked, sequences: seen };
   return model instanceof ElectraForPreTraining ? { ...scores, discriminatorAccuracy: realTokens ? discriminatorRight / realTokens : 0 } : scores;
+}
+
+/** 0.55 -> "55%". */
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
 }

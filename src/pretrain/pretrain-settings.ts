@@ -54,6 +54,10 @@ export const PRETRAIN_FIELDS = {
     default: 0.15, min: 0, minExclusive: true, max: 1, maxExclusive: true, group: 'masking',
     doc: 'Share of a sequence\'s (non-special) tokens chosen for prediction (BERT: 0.15).',
   }),
+  maskProbEnd: field.number({
+    default: 0, min: 0, max: 1, maxExclusive: true, group: 'masking',
+    doc: '> 0: the masking rate falls in a straight line from maskProb at the first step to maskProbEnd at the last (Ankner et al. 2023: a high rate early, a low one late, beat either fixed rate); the held-out score masks at maskProbEnd. A replan moves the line\'s end with the plan. 0: maskProb throughout.',
+  }),
   maskTokenProb: field.number({ default: 0.8, min: 0, max: 1, group: 'masking', doc: 'Of the chosen tokens, the share replaced by [MASK] (BERT: 0.8).' }),
   randomTokenProb: field.number({ default: 0.1, min: 0, max: 1, group: 'masking', doc: 'Of the chosen tokens, the share replaced by a random token (BERT: 0.1); the rest stay as they are.' }),
   wholeWordMasking: field.boolean({ default: true, group: 'masking', doc: 'Choose whole words: all ## pieces of a word are chosen together.' }),
