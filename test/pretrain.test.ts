@@ -210,12 +210,15 @@ describe('sequences', () => {
 });
 
 describe('pretrain', () => {
-  let straight: Awaited<ReturnType<typeof run>>;
-  let straightSettings: PretrainSettings;
+  /** The 40-step run several tests compare with: run once, by whichever test needs it first (so any one test runs alone). */
+  let straightRun: Promise<{ straightSettings: PretrainSettings; straight: Awaited<ReturnType<typeof run>> }> | undefined;
+  const straightOnce = () => (straightRun ??= (async () => {
+    const straightSettings = tiny({ steps: 40 });
+    return { straightSettings, straight: await run(straightSettings) };
+  })());
 
   test('trains (loss falls), saves a Hugging Face folder that loads as a classifier like kcbert-base', async () => {
-    straightSettings = tiny({ steps: 40 });
-    straight = await run(straightSettings);
+    const { straightSettings, straight } = await straightOnce();
     const dir = straightSettings.outputDir!;
     assert.equal(straight.finished, true);
     assert.equal(straight.steps, 40);
@@ -263,6 +266,7 @@ describe('pretrain', () => {
   });
 
   test('a run stopped part-way and resumed equals a straight run (weights and metrics)', async () => {
+    const { straightSettings, straight } = await straightOnce();
     const s = { ...straightSettings, outputDir: path.join(tempDir('nlpbook-pretrain-'), 'model') };
     const stopped = await run(s, { stopAt: { steps: 13 } });
     assert.equal(stopped.finished, false);
@@ -280,6 +284,7 @@ describe('pretrain', () => {
   });
 
   test('replan: the steps planned again after a step, from the run\'s own speed; the schedule ends at the new last step, and a resume after it equals a straight run', async () => {
+    const { straightSettings } = await straightOnce();
     const speeds: RunSpeed[] = [];
     const replan = { atStep: 25, steps: (speed: RunSpeed) => (speeds.push(speed), 50) };
     const lines: string[] = [];
@@ -315,6 +320,7 @@ describe('pretrain', () => {
   });
 
   test('replan every N steps: each later look reads the speed since the look before, the schedule follows the last plan, and a resume after a later look equals a straight run', async () => {
+    const { straightSettings } = await straightOnce();
     const speeds: RunSpeed[] = [];
     const totals = [50, 46, 46];
     const replan = { atStep: 25, everySteps: 10, steps: (speed: RunSpeed) => (speeds.push(speed), totals[speeds.length - 1]) };
@@ -484,6 +490,7 @@ describe('pretrain', () => {
   });
 
   test('a finished model with the same settings is reused; other settings are a one-line error', async () => {
+    const { straightSettings, straight } = await straightOnce();
     const started = Date.now();
     const again = await run({ ...straightSettings, tqdmEnabled: true, logEverySteps: 7 }); // display-only fields may differ
     assert.equal(again.reused, true);
