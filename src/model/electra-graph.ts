@@ -80,7 +80,6 @@ export class ElectraTrainGraph {
     const paramNames = (this.paramNames = [...params.keys()]);
     const g = new GraphBuilder();
     const o = new BertGraphOps(g, options.bf16 ?? false);
-    const H = c.hiddenSize;
     const generatorSeeds = 1 + 3 * Lg;
     this.seedCount = generatorSeeds + 1 + 3 * c.numHiddenLayers;
 
@@ -100,9 +99,10 @@ export class ElectraTrainGraph {
 
     // ------------------------------------------------------------ generator
     const generatorW = (name: string) => w(name.startsWith('bert.encoder.') ? `generator.${name.slice('bert.'.length)}` : name);
-    const gen = encoderGraph(g, o, c.with({ numHiddenLayers: Lg }), generatorW, { ids, mask, types }, seed, skipPadding);
-    const at = g.gather(gen.rowOfPosition, positions);
-    const xm = g.gather(gen.x, at);
+    // The generator's loss reads the masked positions only, so its last layer computes just
+    // those (encoderGraph's lastLayer): gen.x is their hidden states.
+    const gen = encoderGraph(g, o, c.with({ numHiddenLayers: Lg }), generatorW, { ids, mask, types }, seed, skipPadding, { positions });
+    const xm = gen.x;
     const tW = w('generator_predictions.dense.weight');
     const h = o.linear(xm, tW, w('generator_predictions.dense.bias'));
     const act = o.activation(c.hiddenAct, h);
@@ -167,7 +167,7 @@ export class ElectraTrainGraph {
     const tr = o.linearBackward(o.activationBackward(c.hiddenAct, lnb.dx, h, act.cdf), xm, tW);
     grads.set('generator_predictions.dense.weight', tr.dW).set('generator_predictions.dense.bias', tr.db);
     const genGrads = new Map<string, Sym>();
-    const genWords = gen.backward(g.scatterRows(at, tr.dx, g.stack([gen.rowCount, H])), genGrads);
+    const genWords = gen.backward(tr.dx, genGrads);
 
     // Both encoders' gradients: the generator's layers renamed, the shared embeddings summed.
     for (const [name, t] of disGrads) grads.set(name, t);
