@@ -145,11 +145,14 @@ test('the budget\'s replan: after warmup, the steps that end pretraining on time
   assert.equal(stretch.afterPretraining, 8.8, 'a slow last stretch does not move fine-tuning\'s share: the session\'s speed does');
 });
 
-test('mixed precision: the offline profile trains with bf16 exactly where this CPU has AMX-BF16; book and tiny never', () => {
+test('mixed precision: the offline profile trains with bf16 exactly where it measured faster (AMX-BF16, or AVX512-BF16 on AMD); book and tiny never', () => {
   assert.equal(nativeBf16(), bf16FromCpuinfo(fs.readFileSync('/proc/cpuinfo', 'utf8'), process.env));
-  const flags = (list: string) => `processor\t: 0\nflags\t\t: fpu sse2 avx2 ${list}\nbugs\t\t: spectre_v1\n`;
+  const flags = (list: string, vendor = 'GenuineIntel') => `processor\t: 0\nvendor_id\t: ${vendor}\nflags\t\t: fpu sse2 avx2 ${list}\nbugs\t\t: spectre_v1\n`;
   assert.equal(bf16FromCpuinfo(flags('avx512f amx_bf16 amx_tile'), {}), true);
-  assert.equal(bf16FromCpuinfo(flags('avx512f avx512_bf16'), {}), false, 'AVX512-BF16 without AMX ran slower than float32');
+  assert.equal(bf16FromCpuinfo(flags('avx512f avx512_bf16'), {}), false, 'AVX512-BF16 on a Xeon without AMX ran slower than float32');
+  assert.equal(bf16FromCpuinfo(flags('avx512f avx512_bf16', 'AuthenticAMD'), {}), true, 'AVX512-BF16 on an AMD EPYC ran faster');
+  assert.equal(bf16FromCpuinfo(flags('avx2 fma', 'AuthenticAMD'), {}), false, 'an AMD CPU without AVX512-BF16');
+  assert.equal(bf16FromCpuinfo(flags('avx512f avx512_bf16', 'AuthenticAMD'), { TF_ENABLE_ONEDNN_OPTS: '0' }), false);
   assert.deepEqual(bf16Flags(flags('avx512f avx512_bf16 amx_bf16 amx_tile')), ['amx_bf16', 'avx512_bf16']);
   assert.deepEqual(bf16Flags(flags('avx512f avx512_fp16')), []);
   assert.equal(bf16FromCpuinfo(flags('avx512f avx512_fp16 amx_int8'), {}), false, 'only the bfloat16 flags count');

@@ -12,8 +12,9 @@ import type { PretrainSettings } from '../pretrain/index';
 import type { Settings } from '../settings/index';
 import { nativeBf16 } from '../util/cpu';
 
-// Mixed precision (bf16) where this CPU has AMX-BF16: ~1.4x faster training steps, so more
-// pretraining passes fit the hour; float32 elsewhere (AVX512-BF16 alone made steps slower).
+// Mixed precision (bf16) where it measured faster (AMX-BF16: ~1.4x; AVX512-BF16 on AMD: 1.1-1.5x),
+// so more pretraining passes fit the hour; float32 elsewhere (AVX512-BF16 on a Xeon without AMX
+// made steps slower).
 const bf16 = nativeBf16();
 
 export type ProfileName = 'offline' | 'book' | 'tiny';

@@ -211,7 +211,8 @@ export interface TrainGraphOptions {
    * feed-forward, heads, forward and backward) take bfloat16 operands and sum in float32,
    * as PyTorch's autocast with bfloat16 does; weights, gradients' sums, LayerNorm, softmax,
    * the losses and the optimizer stay float32. On a CPU with AMX-BF16 the step runs about
-   * 1.4x faster; on one without AMX it is slower, even with AVX512-BF16 (nativeBf16() tells which).
+   * 1.4x faster, on an AMD EPYC with AVX512-BF16 1.1-1.5x; on a Xeon without AMX it is slower,
+   * even with AVX512-BF16 (nativeBf16() tells which).
    */
   bf16?: boolean;
   /**

@@ -18,7 +18,7 @@ export const OPTIMIZER_FIELDS = {
 /** Mixed precision of the training step (both schemas; evaluation and inference always run in float32). */
 export const BF16_FIELD = field.boolean({
   default: false, group: 'training',
-  doc: 'Mixed precision, as transformers\' TrainingArguments.bf16: the training step\'s dense matmuls take bfloat16 operands and sum in float32; weights, LayerNorm, softmax, losses and AdamW stay float32, and evaluation and inference run in float32. About 1.4x faster steps where the CPU has AMX-BF16 (the offline profile turns it on where nativeBf16() says so); slower without AMX, even where AVX512-BF16 is there (1.26-1.50x slower, measured). Needs the native backend\'s training graph (the eager path is float32).',
+  doc: 'Mixed precision, as transformers\' TrainingArguments.bf16: the training step\'s dense matmuls take bfloat16 operands and sum in float32; weights, LayerNorm, softmax, losses and AdamW stay float32, and evaluation and inference run in float32. About 1.4x faster steps where the CPU has AMX-BF16, 1.1-1.5x on an AMD EPYC with AVX512-BF16 (the offline profile turns it on where nativeBf16() says so); slower on a Xeon without AMX, even where AVX512-BF16 is there (1.26-1.50x slower, measured). Needs the native backend\'s training graph (the eager path is float32).',
 });
 
 /** The seed, the smoke-test switch and how progress is shown. */

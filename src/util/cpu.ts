@@ -4,12 +4,13 @@ import * as fs from 'fs';
 let bf16Support: boolean | undefined;
 
 /**
- * True when this CPU has AMX-BF16 (amx_bf16 in /proc/cpuinfo's flags) and TensorFlow's
- * oneDNN kernels, which use it, are on: then training graphs with bf16 matmuls run
- * faster than float32 ones (1.3-1.4x on a Xeon with AMX). AVX512-BF16 alone is not
- * enough: on a VM of the same Xeon that showed avx512_bf16 but no AMX, bf16 steps ran
- * 1.26-1.50x slower than float32 (bench/results/*-bf16-no-amx.*). Elsewhere (no AMX,
- * not Linux, TF_ENABLE_ONEDNN_OPTS=0) training stays float32.
+ * True where training graphs with bf16 matmuls measured faster than float32 ones and
+ * TensorFlow's oneDNN kernels are on: CPUs with AMX-BF16 (amx_bf16 in /proc/cpuinfo's
+ * flags; 1.3-1.4x on a Xeon with AMX), and AMD CPUs with AVX512-BF16 (an AMD EPYC VM:
+ * pretraining 1.23-1.32x, a fine-tuning step 1.13-1.45x; bench/results/*-bf16-amd.*).
+ * AVX512-BF16 on an Intel CPU without AMX is not enough: on a VM of a Xeon that showed
+ * avx512_bf16 but no AMX, bf16 steps ran 1.26-1.50x slower (bench/results/*-bf16-no-amx.*).
+ * Elsewhere (no bfloat16 flags, not Linux, TF_ENABLE_ONEDNN_OPTS=0) training stays float32.
  */
 export function nativeBf16(): boolean {
   bf16Support ??= bf16FromCpuinfo(cpuinfo(), process.env);
@@ -32,9 +33,11 @@ export function bf16Flags(cpuinfo: string): string[] {
   return ['amx_bf16', 'avx512_bf16'].filter((f) => words.has(f));
 }
 
-/** nativeBf16's rule on given text and environment: the flags list amx_bf16, and oneDNN is not off. */
+/** nativeBf16's rule on given text and environment: amx_bf16, or avx512_bf16 on an AMD CPU; and oneDNN is not off. */
 export function bf16FromCpuinfo(cpuinfo: string, env: NodeJS.ProcessEnv): boolean {
-  return bf16Flags(cpuinfo).includes('amx_bf16') && env.TF_ENABLE_ONEDNN_OPTS !== '0';
+  const flags = bf16Flags(cpuinfo);
+  const amd = /^vendor_id\s*:\s*AuthenticAMD\s*$/m.test(cpuinfo);
+  return (flags.includes('amx_bf16') || (amd && flags.includes('avx512_bf16'))) && env.TF_ENABLE_ONEDNN_OPTS !== '0';
 }
 
 /** bf16Flags of this machine ([] where /proc/cpuinfo cannot be read). */
