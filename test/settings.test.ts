@@ -285,7 +285,7 @@ test('settings.json and pretrain-settings.json keep their key order and defaults
   assert.deepEqual(Object.entries(DEFAULT_PRETRAIN_SETTINGS), [
     ['tokenizer', 'beomi/kcbert-base'], ['nsmc', true], ['textFiles', []], ['corpusRootDir', 'data/Korpora'], ['corpusMirror', null],
     ['modelMirror', null], ['heldOutDocuments', 1000], ['outputDir', null], ['layers', 4], ['hidden', 256], ['heads', 4], ['intermediate', 1024],
-    ['maxPositions', 128], ['maxSeqLength', 128], ['packing', false], ['maskProb', 0.15], ['maskTokenProb', 0.8], ['randomTokenProb', 0.1],
+    ['maxPositions', 128], ['maxSeqLength', 128], ['packing', false], ['maskProb', 0.15], ['maskProbEnd', 0], ['maskTokenProb', 0.8], ['randomTokenProb', 0.1],
     ['wholeWordMasking', true], ['predictSeenTokensOnly', false], ['softmaxTokens', 0], ['dropout', true], ['objective', 'mlm'], ['generatorLayers', 1], ['discriminatorWeight', 50],
     ['taskWeight', 0], ['validationFraction', 0.1], ['batchSize', 128], ['steps', 0], ['epochs', 4], ['minutes', 0], ['learningRate', 1e-3],
     ['warmupRatio', 0.06], ['weightDecay', 0.01], ['adamBeta1', 0.9], ['adamBeta2', 0.98], ['adamEpsilon', 1e-6], ['maxGradNorm', 1], ['bf16', false], ['seed', 7],
