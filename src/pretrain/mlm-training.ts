@@ -180,7 +180,7 @@ export class MaskedLmTraining implements TrainingTask<MlmBatch, HeldOutScores, P
         `${d.heldOutDocuments} documents held out), ${total} steps of ${s.batchSize} (${(total / this.loader.length).toFixed(2)} epochs)${s.bf16 && this.useGraph ? ', bf16 matmuls' : ''}` +
         `${this.outputIds ? `, predicting the ${this.outputIds.length.toLocaleString('en-US')} tokens seen of ${this.vocab.vocabSize.toLocaleString('en-US')}` : ''}` +
         `${this.softmaxRows ? `, each step's softmax over the ${this.softmaxRows.frequent.length.toLocaleString('en-US')} most frequent tokens and the batch's labels` : ''}` +
-        `${s.maskProbEnd > 0 ? `, masking ${pct(s.maskProb)} of the tokens at first and ${pct(s.maskProbEnd)} at the end` : ''}` +
+        `${s.maskProbEnd > 0 ? `, masking ${+(s.maskProb * 100).toFixed(1)}% of the tokens at first and ${+(s.maskProbEnd * 100).toFixed(1)}% at the end` : ''}` +
         `${s.minutes > 0 ? `, at most ${s.minutes} minutes` : ''}${s.testMode ? ' (testMode)' : ''}; -> ${this.dir}`,
     );
   }
@@ -541,9 +541,4 @@ export function mlmScores(
   }
   const scores = { loss: masked ? lossSum / masked : 0, accuracy: masked ? correct / masked : 0, masked, sequences: seen };
   return model instanceof ElectraForPreTraining ? { ...scores, discriminatorAccuracy: realTokens ? discriminatorRight / realTokens : 0 } : scores;
-}
-
-/** 0.55 -> "55%". */
-function pct(x: number): string {
-  return `${Math.round(x * 1000) / 10}%`;
 }
